@@ -1,0 +1,14 @@
+// Handlers for bench/messaging: timed p.get loops, run inside device workers.
+import type { Particle } from '../src/runtime/particle';
+
+/** Fetches particle `to`'s parameters `reps` times; returns ms per round trip and bytes per fetch. */
+export async function timeGet(p: Particle, to: number, reps: number): Promise<{ msPerGet: number; bytes: number }> {
+  let bytes = 0;
+  await p.get(to); // warm-up
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const got = await p.get(to);
+    bytes = got.params.byteLength;
+  }
+  return { msPerGet: (performance.now() - t0) / reps, bytes };
+}

@@ -1,0 +1,136 @@
+// bench/train: the seed workload (Push tutorial): BiggerNN(10, 20), 1280 inputs
+// x ~ N(0, I), y ~ N(0, 1), batch 128, 10 epochs, Adam lr 0.01, MSE.
+// ms per particle-step (one optimizer step of one particle on one batch) for
+// P = 1..32 on cpu:0 and on cpu:0,cpu:1, stacked (one message per device per
+// run of epochs, one fused update per group step) versus one-by-one (Push's
+// way: one message and one step per particle per batch), plus an MLP
+// 784-256-256-10, and the PyTorch reference loop when torch is installed.
+// Run: npm run build && node dist/bench/train.js [--quick]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { biggerNN, mlp } from '../src/nn';
+import { PushDist } from '../src/runtime/coordinator';
+import { Rng } from '../src/util/rng';
+import { printTable, Row, writeResults } from './report';
+
+const EPOCHS = 10;
+const N = 1280;
+const BATCH = 128;
+
+interface Workload {
+  name: string;
+  model: unknown;
+  loss: string;
+  data: { x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[] };
+}
+
+function seedWorkload(): Workload {
+  const rng = new Rng(1);
+  const D = 20;
+  return {
+    name: 'BiggerNN(10,20)',
+    model: biggerNN(10, D),
+    loss: 'mse',
+    data: { x: rng.fillNormal(new Float32Array(N * D)), xShape: [N, D], y: rng.fillNormal(new Float32Array(N)), yShape: [N, 1] },
+  };
+}
+
+function mlpWorkload(): Workload {
+  const rng = new Rng(2);
+  const y = new Float32Array(N).map(() => rng.int(10));
+  return {
+    name: 'MLP 784-256-256-10',
+    model: mlp([784, 256, 256, 10]),
+    loss: 'cross-entropy',
+    data: { x: rng.fillNormal(new Float32Array(N * 784)), xShape: [N, 784], y, yShape: [N] },
+  };
+}
+
+async function run(w: Workload, P: number, devices: string, mode: 'stacked' | 'one-by-one'): Promise<{ ms: number; loss: number }> {
+  const dist = await PushDist.create({ devices, model: w.model, seed: 11 });
+  try {
+    for (let i = 0; i < P; i++) dist.createParticle({ optimizer: { type: 'adam', lr: 0.01 } });
+    const byDevice = new Map<string, number[]>();
+    for (const pid of dist.particleIds()) byDevice.set(dist.deviceOf(pid), [...(byDevice.get(dist.deviceOf(pid)) ?? []), pid]);
+    const leaders = [...byDevice.values()].map((pids) => pids[0]);
+    await Promise.all(leaders.map((pid) => dist.launch(pid, 'pushSetData', 'train', w.data)));
+    const t0 = performance.now();
+    let lastLoss = NaN;
+    if (mode === 'stacked') {
+      const results = await Promise.all(
+        [...byDevice.values()].map((pids) =>
+          dist.launch<number[][]>(pids[0], 'pushTrainEpochs', { key: 'train', pids, epochs: [...Array(EPOCHS).keys()], batchSize: BATCH, loss: w.loss, seed: 5 }),
+        ),
+      );
+      lastLoss = results[0][EPOCHS - 1][0];
+    } else {
+      for (let epoch = 0; epoch < EPOCHS; epoch++) {
+        for (let batch = 0; batch < N / BATCH; batch++) {
+          const losses = await Promise.all(
+            dist.particleIds().map((pid) => dist.launch<number>(pid, 'pushStepOne', { key: 'train', epoch, batch, batchSize: BATCH, loss: w.loss, seed: 5 })),
+          );
+          lastLoss = losses[0];
+        }
+      }
+    }
+    return { ms: performance.now() - t0, loss: lastLoss };
+  } finally {
+    await dist.close();
+  }
+}
+
+function torchReference(P: number): { ms: number; msPerStep: number } | null {
+  const script = path.resolve(__dirname, '..', '..', '..', 'shared', 'reference', 'torch_seed_loop.py');
+  if (!fs.existsSync('/usr/bin/python3') || !fs.existsSync(script)) return null;
+  const r = spawnSync('/usr/bin/python3', [script, String(P), '1'], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) return null;
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return { ms: out.train_ms, msPerStep: out.ms_per_particle_step };
+}
+
+export async function runTrainBench(quick = false): Promise<Row[]> {
+  const rows: Row[] = [];
+  const seed = seedWorkload();
+  const steps = EPOCHS * (N / BATCH);
+  const ps = quick ? [1, 8] : [1, 2, 4, 8, 16, 32];
+  const table = new Map<string, number>();
+  for (const devices of ['cpu:0', 'cpu:0,cpu:1']) {
+    for (const P of ps) {
+      for (const mode of ['stacked', 'one-by-one'] as const) {
+        const { ms, loss } = await run(seed, P, devices, mode);
+        const perStep = ms / (steps * P);
+        table.set(`${devices}/${P}/${mode}`, ms);
+        rows.push({ model: seed.name, devices, particles: P, mode, wall_ms: Math.round(ms), ms_per_particle_step: perStep, final_loss: loss });
+        console.error(`  ${devices} P=${P} ${mode}: ${perStep.toFixed(3)} ms/particle-step`);
+      }
+    }
+  }
+  const mlpW = mlpWorkload();
+  for (const mode of ['stacked', 'one-by-one'] as const) {
+    const { ms, loss } = await run(mlpW, 8, 'cpu:0,cpu:1', mode);
+    rows.push({ model: mlpW.name, devices: 'cpu:0,cpu:1', particles: 8, mode, wall_ms: Math.round(ms), ms_per_particle_step: ms / (steps * 8), final_loss: loss });
+  }
+  printTable('ms per particle-step (wasm backend)', rows);
+
+  const stacked2 = table.get('cpu:0,cpu:1/8/stacked')!;
+  const oneByOne2 = table.get('cpu:0,cpu:1/8/one-by-one')!;
+  const stacked1 = table.get('cpu:0/8/stacked')!;
+  const torch = torchReference(8);
+  const ratios: Row[] = [
+    { target: 'stacked vs one-by-one, 8 particles on cpu:0,cpu:1 (>= 3x)', value: oneByOne2 / stacked2 },
+    { target: '2 devices vs 1 device, 8 particles stacked (>= 1.7x)', value: stacked1 / stacked2 },
+    { target: 'our wall time / PyTorch loop, 8 particles (<= 0.6)', value: torch ? stacked2 / torch.ms : NaN },
+  ];
+  printTable(torch ? `ratios (PyTorch loop: ${torch.ms.toFixed(0)} ms, ${torch.msPerStep.toFixed(3)} ms/particle-step)` : 'ratios (PyTorch not installed: apt-get install python3-torch)', ratios);
+  const file = writeResults('train', { rows, ratios, torch });
+  console.log(`results: ${file}`);
+  return rows;
+}
+
+if (require.main === module) {
+  runTrainBench(process.argv.includes('--quick')).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

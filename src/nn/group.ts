@@ -1,0 +1,391 @@
+// A group of P particles of one network, stored host-canonically: parameters,
+// gradients and optimizer slots are [P, n] Float32Arrays (row p = particle p),
+// plus a learning rate, step count, scheduler count and seed per row.
+//
+// A group step computes every listed row's loss and gradient, then runs ONE
+// fused optimizer update over those rows. Gradients come from:
+//   - a loop of per-particle passes with 2-D matMuls (wasm, cpu: batched matMul
+//     is ~15x slower per FLOP on wasm), explicit backward for dense stacks;
+//   - or, for dense stacks on the tensorflow backend (or when asked), one
+//     batched pass over weights stacked to [P, in, out].
+// Both give the same numbers as stepping each particle on its own.
+import { tf } from '../util/tf';
+import { PushInputError, describeValue } from '../util/errors';
+import { deriveSeed } from '../util/rng';
+import { Network } from './network';
+import { Loss, LossName, parseLoss } from './losses';
+import { FusedOptimizer, OptimizerConfig, OptimizerInput, RowUpdate, createOptimizer } from './optimizers';
+import { SchedulerConfig, SchedulerInput, lrAt, parseSchedulerConfig } from './schedulers';
+import { GradientMethod, lossAndGradPrepared, scaleInPlace } from './gradients';
+import { DenseParams, denseBatch, denseForward, denseLossAndGrad, uploadDenseParams } from './dense-backward';
+
+export interface RowMeta {
+  /** Base learning rate (before the scheduler). */
+  lr: number;
+  /** Optimizer steps taken so far. */
+  step: number;
+  /** scheduler.step() calls so far. */
+  schedulerCount: number;
+  /** The particle's seed: its initial weights (when not given) and default dropout masks derive from it. */
+  seed: number;
+}
+
+export interface Batch {
+  x: tf.Tensor;
+  y: tf.Tensor;
+}
+
+export interface GroupOptions {
+  /** Default adam (PyTorch defaults). */
+  optimizer?: OptimizerInput | OptimizerConfig;
+  scheduler?: SchedulerInput | SchedulerConfig;
+  /**
+   * Stack dense-stack particles into one batched matMul pass. 'auto' (default): only on
+   * the tensorflow backend (on wasm it is slower than a loop of 2-D matMuls).
+   */
+  batchedMatmul?: boolean | 'auto';
+  /** 'auto' (default): explicit backward for dense stacks, autodiff otherwise. */
+  gradientMethod?: GradientMethod;
+  /** Rows to allocate up front. */
+  initialCapacity?: number;
+  /** Base seed of the default per-row seeds (row seed = deriveSeed(seed, k) for the k-th add). */
+  seed?: number;
+}
+
+export interface GroupStepOptions {
+  /** One per row: dropout mask seeds. Default deriveSeed(meta.seed, meta.step). */
+  dropoutSeeds?: number[];
+  /** One per row, [B, outputSize]: added to the output before the loss (random-prior networks). */
+  outputOffsets?: tf.Tensor[];
+  /** Ascend the loss instead of descending it. */
+  ascent?: boolean;
+  /** Dropout active (default true). */
+  training?: boolean;
+  /** Multiplies the gradients (not the returned losses); default 1. */
+  gradScale?: number;
+}
+
+export interface PredictOptions {
+  /** Dropout active (MC dropout); default false. */
+  training?: boolean;
+  /** One per row, used when training. Default deriveSeed(meta.seed, meta.step). */
+  dropoutSeeds?: number[];
+}
+
+/** Views into one row of the group's buffers (invalidated when the group grows or shrinks). */
+export interface ParticleRow {
+  params: Float32Array;
+  grads: Float32Array;
+  slots: Float32Array[];
+  meta: RowMeta;
+}
+
+/** A copy of one row, to move a particle to another group or worker. */
+export interface ParticleSnapshot {
+  params: Float32Array;
+  slots: Float32Array[];
+  meta: RowMeta;
+}
+
+interface GradRun {
+  rows: readonly number[];
+  batches: Batch | readonly Batch[];
+  loss: Loss;
+  training: boolean;
+  seeds: number[];
+  offsets?: tf.Tensor[];
+}
+
+export class ParticleGroup {
+  readonly optimizer: FusedOptimizer;
+  readonly scheduler: SchedulerConfig | null;
+  /** Parameters per particle. */
+  readonly n: number;
+  private readonly batchedOption: boolean | 'auto';
+  private readonly gradientMethod: GradientMethod;
+  private readonly baseSeed: number;
+  private added = 0;
+  private capacity: number;
+  private paramBuf: Float32Array;
+  private gradBuf: Float32Array;
+  private slotBufs: Float32Array[];
+  private readonly metas: RowMeta[] = [];
+
+  constructor(
+    readonly network: Network,
+    opts: GroupOptions = {},
+  ) {
+    this.optimizer = createOptimizer(opts.optimizer ?? 'adam');
+    this.scheduler = opts.scheduler ? parseSchedulerConfig(opts.scheduler) : null;
+    this.n = network.numParams;
+    this.batchedOption = opts.batchedMatmul ?? 'auto';
+    if (this.batchedOption !== 'auto' && typeof this.batchedOption !== 'boolean') {
+      throw new PushInputError(`batchedMatmul ${describeValue(this.batchedOption)}: expected true, false or "auto"`);
+    }
+    this.gradientMethod = opts.gradientMethod ?? 'auto';
+    this.baseSeed = opts.seed ?? 0;
+    this.capacity = Math.max(1, opts.initialCapacity ?? 4);
+    this.paramBuf = new Float32Array(this.capacity * this.n);
+    this.gradBuf = new Float32Array(this.capacity * this.n);
+    this.slotBufs = this.optimizer.slotNames.map(() => new Float32Array(this.capacity * this.n));
+  }
+
+  /** Number of particles. */
+  get size(): number {
+    return this.metas.length;
+  }
+  /** [size, n] view of all parameters. */
+  get params(): Float32Array {
+    return this.paramBuf.subarray(0, this.size * this.n);
+  }
+  /** [size, n] view of the last computed gradients. */
+  get grads(): Float32Array {
+    return this.gradBuf.subarray(0, this.size * this.n);
+  }
+  /** One [size, n] view per optimizer slot (optimizer.slotNames order). */
+  get slots(): Float32Array[] {
+    return this.slotBufs.map((s) => s.subarray(0, this.size * this.n));
+  }
+
+  /**
+   * Adds a particle; returns its row. Parameters default to network.initParams(meta.seed),
+   * slots to zeros, meta to { lr: optimizer lr, step 0, schedulerCount 0, seed: deriveSeed(group seed, k) }.
+   */
+  add(params?: Float32Array, slots?: Float32Array[], meta: Partial<RowMeta> = {}): number {
+    if (params !== undefined && (!(params instanceof Float32Array) || params.length !== this.n)) {
+      throw new PushInputError(`particle parameters have ${params instanceof Float32Array ? params.length : typeof params} values: expected a Float32Array of ${this.n}`);
+    }
+    if (slots !== undefined && (slots.length !== this.slotBufs.length || slots.some((s) => s.length !== this.n))) {
+      throw new PushInputError(`particle optimizer state has ${slots.length} slots: expected ${this.slotBufs.length} (${this.optimizer.slotNames.join(', ')}) of ${this.n} values each`);
+    }
+    const full: RowMeta = {
+      lr: meta.lr ?? this.optimizer.config.lr,
+      step: meta.step ?? 0,
+      schedulerCount: meta.schedulerCount ?? 0,
+      seed: meta.seed ?? deriveSeed(this.baseSeed, this.added),
+    };
+    this.added++;
+    if (this.size === this.capacity) this.grow(this.capacity * 2);
+    const row = this.size;
+    this.metas.push(full);
+    const start = row * this.n;
+    const view = this.paramBuf.subarray(start, start + this.n);
+    if (params) view.set(params);
+    else this.network.initParams(full.seed, view);
+    this.gradBuf.fill(0, start, start + this.n);
+    this.slotBufs.forEach((buf, i) => (slots ? buf.set(slots[i], start) : buf.fill(0, start, start + this.n)));
+    return row;
+  }
+
+  /** Removes a row; rows after it move down by one. */
+  remove(row: number): void {
+    this.checkRow(row);
+    const n = this.n;
+    const end = this.size * n;
+    for (const buf of [this.paramBuf, this.gradBuf, ...this.slotBufs]) buf.copyWithin(row * n, (row + 1) * n, end);
+    this.metas.splice(row, 1);
+  }
+
+  row(i: number): ParticleRow {
+    this.checkRow(i);
+    const s = i * this.n;
+    const e = s + this.n;
+    return { params: this.paramBuf.subarray(s, e), grads: this.gradBuf.subarray(s, e), slots: this.slotBufs.map((b) => b.subarray(s, e)), meta: this.metas[i] };
+  }
+
+  /** A copy of a row's parameters, slots and meta. */
+  snapshot(i: number): ParticleSnapshot {
+    const r = this.row(i);
+    return { params: r.params.slice(), slots: r.slots.map((s) => s.slice()), meta: { ...r.meta } };
+  }
+
+  meta(i: number): RowMeta {
+    this.checkRow(i);
+    return this.metas[i];
+  }
+
+  /** The learning rate the next update of this row uses (scheduler applied). */
+  learningRate(row: number): number {
+    const m = this.meta(row);
+    return this.scheduler ? lrAt(this.scheduler, m.lr, m.schedulerCount) : m.lr;
+  }
+
+  /** One scheduler.step() for each listed row (default all). */
+  schedulerStep(rows: readonly number[] = this.allRows()): void {
+    for (const r of rows) this.meta(r).schedulerCount++;
+  }
+
+  /** Whether gradients and predictions use one batched matMul pass over stacked weights. */
+  usesBatchedMatmul(): boolean {
+    if (!this.network.isDenseStack || this.gradientMethod === 'autodiff') return false;
+    return this.batchedOption === 'auto' ? tf.getBackend() === 'tensorflow' : this.batchedOption;
+  }
+
+  /** Loss and gradient of each listed row (gradients into the grads buffer, no update); returns the losses. */
+  computeGrads(rows: readonly number[], batches: Batch | readonly Batch[], loss: Loss | LossName, opts: GroupStepOptions = {}): Float32Array {
+    this.checkRows(rows);
+    const lossFn = parseLoss(loss);
+    if (Array.isArray(batches) && batches.length !== rows.length) {
+      throw new PushInputError(`got ${batches.length} batches for ${rows.length} particles: expected one shared batch or one per particle`);
+    }
+    if (opts.outputOffsets && opts.outputOffsets.length !== rows.length) {
+      throw new PushInputError(`got ${opts.outputOffsets.length} output offsets for ${rows.length} particles`);
+    }
+    const run: GradRun = { rows, batches, loss: lossFn, training: opts.training ?? true, seeds: this.dropoutSeeds(rows, opts.dropoutSeeds), offsets: opts.outputOffsets };
+    const explicit = this.network.isDenseStack && this.gradientMethod !== 'autodiff';
+    const losses = explicit ? this.denseGrads(run) : this.autodiffGrads(run);
+    const scale = opts.gradScale ?? 1;
+    if (scale !== 1) for (const r of rows) scaleInPlace(this.row(r).grads, scale);
+    return losses;
+  }
+
+  /** Runs the optimizer on the listed rows with the given gradients ([rows.length, n]). */
+  applyUpdate(rows: readonly number[], direction: Float32Array, opts: { ascent?: boolean } = {}): void {
+    this.checkRows(rows);
+    if (direction.length !== rows.length * this.n) {
+      throw new PushInputError(`update direction has ${direction.length} values: expected ${rows.length} rows of ${this.n}`);
+    }
+    rows.forEach((r, k) => this.gradBuf.set(direction.subarray(k * this.n, (k + 1) * this.n), r * this.n));
+    this.update(rows, opts.ascent ?? false);
+  }
+
+  /** computeGrads, then one fused optimizer update over the rows. Returns the losses. */
+  step(rows: readonly number[], batches: Batch | readonly Batch[], loss: Loss | LossName, opts: GroupStepOptions = {}): Float32Array {
+    const losses = this.computeGrads(rows, batches, loss, opts);
+    this.update(rows, opts.ascent ?? false);
+    return losses;
+  }
+
+  /** Outputs of the listed rows on x: [rows.length, B, outputSize] (caller disposes). */
+  predict(rows: readonly number[], x: tf.Tensor, opts: PredictOptions = {}): tf.Tensor {
+    this.checkRows(rows, false);
+    const training = opts.training ?? false;
+    const seeds = training ? this.dropoutSeeds(rows, opts.dropoutSeeds) : rows.map(() => 0);
+    const P = rows.length;
+    if (P === 0) return tf.zeros([0, x.shape[0], this.network.outputSize]);
+    if (!this.network.isDenseStack) {
+      return tf.tidy(() =>
+        tf.stack(rows.map((r, k) => this.network.forward(this.network.materialize(this.row(r).params), x, { training, dropoutSeed: seeds[k] }))),
+      );
+    }
+    return tf.tidy(() => {
+      const x3 = denseBatch(this.network, x).x;
+      const outs = this.usesBatchedMatmul()
+        ? [denseForward(this.network, this.uploadRows(rows, false), x3, { training, dropoutSeeds: seeds }).output]
+        : rows.map((r, k) => denseForward(this.network, this.uploadRows([r], false), x3, { training, dropoutSeeds: [seeds[k]] }).output);
+      const out = outs.length === 1 ? outs[0] : tf.concat(outs, 0);
+      return out.shape[0] === P ? out : tf.broadcastTo(out, [P, ...out.shape.slice(1)]);
+    });
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private update(rows: readonly number[], ascent: boolean): void {
+    const updates: RowUpdate[] = rows.map((r) => {
+      const meta = this.metas[r];
+      const lr = this.learningRate(r);
+      meta.step++;
+      return { row: r, lr, step: meta.step };
+    });
+    this.optimizer.update(this.paramBuf, this.gradBuf, this.slotBufs, updates, this.n, { maximize: ascent });
+  }
+
+  /** Explicit backward for dense stacks: one batched pass, or a loop of per-particle passes. */
+  private denseGrads(run: GradRun): Float32Array {
+    const { rows, batches, loss, training, seeds, offsets } = run;
+    const k = this.network.outputSize;
+    const losses = new Float32Array(rows.length);
+    const perRow = Array.isArray(batches);
+    const list = batches as readonly Batch[];
+    const sameBatchSize = !perRow || list.every((b) => b.x.shape[0] === list[0].x.shape[0]);
+    // Never return a typed array from tf.tidy (it walks containers element by element): write into `losses`.
+    tf.tidy(() => {
+      if (this.usesBatchedMatmul() && sameBatchSize) {
+        const x = perRow ? denseBatch(this.network, tf.stack(list.map((b) => b.x)), true) : denseBatch(this.network, (batches as Batch).x);
+        const target = perRow ? tf.stack(list.map((b) => loss.prepareTarget(b.y, k))) : loss.prepareTarget((batches as Batch).y, k);
+        const gradRows = rows.map((r) => this.row(r).grads);
+        const offset = offsets ? tf.stack(offsets) : undefined;
+        losses.set(denseLossAndGrad(this.network, this.uploadRows(rows), x, target, loss, gradRows, { training, dropoutSeeds: seeds, outputOffset: offset }));
+        return;
+      }
+      const sharedX = perRow ? null : denseBatch(this.network, (batches as Batch).x);
+      const sharedTarget = perRow ? null : loss.prepareTarget((batches as Batch).y, k);
+      rows.forEach((r, i) =>
+        tf.tidy(() => {
+          const x = sharedX ?? denseBatch(this.network, list[i].x);
+          const target = sharedTarget ?? loss.prepareTarget(list[i].y, k);
+          const ps = this.uploadRows([r]);
+          const opts = { training, dropoutSeeds: [seeds[i]], outputOffset: offsets?.[i] };
+          losses[i] = denseLossAndGrad(this.network, ps, x, target, loss, [this.row(r).grads], opts)[0];
+        }),
+      );
+    });
+    return losses;
+  }
+
+  /** Autodiff (tf.valueAndGrads), one particle at a time. */
+  private autodiffGrads(run: GradRun): Float32Array {
+    const { rows, batches, loss, training, seeds, offsets } = run;
+    const losses = new Float32Array(rows.length);
+    const perRow = Array.isArray(batches);
+    const sharedTarget = perRow ? null : loss.prepareTarget((batches as Batch).y, this.network.outputSize);
+    try {
+      rows.forEach((r, i) => {
+        const batch = perRow ? (batches as readonly Batch[])[i] : (batches as Batch);
+        const params = this.network.materialize(this.row(r).params);
+        const target = sharedTarget ?? loss.prepareTarget(batch.y, this.network.outputSize);
+        try {
+          losses[i] = lossAndGradPrepared(this.network, params, batch.x, target, loss, this.row(r).grads, {
+            training,
+            dropoutSeed: seeds[i],
+            outputOffset: offsets?.[i],
+            method: 'autodiff',
+          });
+        } finally {
+          tf.dispose(params);
+          if (target !== sharedTarget && target !== batch.y) target.dispose();
+        }
+      });
+    } finally {
+      if (sharedTarget && sharedTarget !== (batches as Batch).y) sharedTarget.dispose();
+    }
+    return losses;
+  }
+
+  private uploadRows(rows: readonly number[], withTransposed = true): DenseParams {
+    return uploadDenseParams(this.network, rows.map((r) => this.row(r).params), withTransposed);
+  }
+
+  private dropoutSeeds(rows: readonly number[], given?: number[]): number[] {
+    if (given) {
+      if (given.length !== rows.length) throw new PushInputError(`got ${given.length} dropout seeds for ${rows.length} particles`);
+      return given;
+    }
+    return rows.map((r) => deriveSeed(this.metas[r].seed, this.metas[r].step));
+  }
+
+  private allRows(): number[] {
+    return this.metas.map((_, i) => i);
+  }
+
+  private grow(capacity: number): void {
+    const resize = (buf: Float32Array) => {
+      const next = new Float32Array(capacity * this.n);
+      next.set(buf.subarray(0, this.size * this.n));
+      return next;
+    };
+    this.paramBuf = resize(this.paramBuf);
+    this.gradBuf = resize(this.gradBuf);
+    this.slotBufs = this.slotBufs.map(resize);
+    this.capacity = capacity;
+  }
+
+  private checkRow(row: number): void {
+    if (!Number.isInteger(row) || row < 0 || row >= this.size) throw new PushInputError(`particle row ${describeValue(row)}: expected an integer in [0, ${this.size})`);
+  }
+
+  private checkRows(rows: readonly number[], unique = true): void {
+    rows.forEach((r) => this.checkRow(r));
+    if (unique && new Set(rows).size !== rows.length) throw new PushInputError(`particle rows ${describeValue(rows)} repeat a row: each row may be updated once per step`);
+  }
+}

@@ -1,0 +1,298 @@
+// A compiled network: the flat parameter layout of a model spec, PyTorch-style
+// initialisation, and a forward pass that reads its weights from per-layer
+// tensors. Parameters live on the host as one flat Float32Array per particle
+// (see group.ts); `materialize` turns a row into tensors for one step.
+//
+// Flat order (fixed): layer by layer, each layer's weight then its bias.
+//   dense  weight [in, out] row-major, then bias [out]: one contiguous [(in+1), out] block;
+//   conv2d weight [kh, kw, inC, outC] (tfjs layout), then bias [outC].
+// Initialisation follows PyTorch's defaults: every weight and bias of a layer is
+// uniform in +-1/sqrt(fan_in) (fan_in = in for dense, inC*kh*kw for conv2d), drawn
+// in flat order from `new Rng(seed)`, so the same seed gives the same weights on
+// every backend.
+import { tf } from '../util/tf';
+import { PushInputError } from '../util/errors';
+import { Rng } from '../util/rng';
+import { ActivationName, LayersModelSpec, ModelSpec, Padding, SequentialSpec, layerOutputShapes, pair, validateSpec } from './spec';
+import { dropoutMask, nextFallbackDropoutSeed } from './dropout';
+import { ensureWasmConvFilterGrad } from './wasm-kernels';
+
+export interface ParamEntry {
+  /** Index of the layer in the spec (or in the tfjs-layers model). */
+  layer: number;
+  kind: 'weight' | 'bias';
+  shape: number[];
+  /** Offset of this tensor in the flat parameter row. */
+  offset: number;
+  size: number;
+}
+
+export interface ForwardOptions {
+  /** Dropout active (default false: prediction). MC dropout passes true. */
+  training?: boolean;
+  /** Seed of the dropout masks; same seed, same masks. */
+  dropoutSeed?: number;
+}
+
+export interface Network {
+  readonly spec: ModelSpec;
+  readonly numParams: number;
+  readonly layout: readonly ParamEntry[];
+  /** Shape of one input example. */
+  readonly inputShape: readonly number[];
+  /** Width of the output: forward returns [B, outputSize]. */
+  readonly outputSize: number;
+  readonly hasDropout: boolean;
+  /** Only dense layers, elementwise activations, dropout and flatten: the explicit backward pass applies. */
+  readonly isDenseStack: boolean;
+  /** Execution plan (sequential specs only); used by the explicit backward pass. */
+  readonly plan?: readonly PlanStep[];
+  initParams(seed: number, out?: Float32Array): Float32Array;
+  /** One tensor per layout entry, created from the row (caller disposes). */
+  materialize(row: Float32Array): tf.Tensor[];
+  /** Output [B, outputSize] for inputs x [B, ...inputShape] (or [B, prod(inputShape)]). */
+  forward(params: tf.Tensor[], x: tf.Tensor, opts?: ForwardOptions): tf.Tensor;
+  /** Autodiff: value of lossOfOutput(forward(params, x)) and its gradient for each params tensor. */
+  valueAndGrads(
+    params: tf.Tensor[],
+    x: tf.Tensor,
+    lossOfOutput: (output: tf.Tensor) => tf.Scalar,
+    opts?: ForwardOptions,
+  ): { value: tf.Scalar; grads: tf.Tensor[] };
+  /** Frees backend resources (tfjs-layers models hold variables). */
+  dispose(): void;
+}
+
+/** Activations that tfjs fuses into matMul/conv2d on every backend. */
+export type FusedActivation = 'relu' | 'sigmoid' | 'elu';
+const FUSABLE: readonly string[] = ['relu', 'sigmoid', 'elu'];
+
+export type PlanStep =
+  | { kind: 'dense'; layer: number; param: number; inSize: number; outSize: number; activation: FusedActivation | null }
+  | { kind: 'conv2d'; layer: number; param: number; strides: [number, number]; padding: Padding; activation: FusedActivation | null }
+  | { kind: 'activation'; layer: number; name: ActivationName }
+  | { kind: 'dropout'; layer: number; rate: number }
+  | { kind: 'flatten'; layer: number }
+  | { kind: 'pool'; layer: number; op: 'max' | 'avg'; size: [number, number]; strides: [number, number]; padding: Padding };
+
+/** Builds the network of a spec (validating it first). */
+export function compileModel(spec: ModelSpec): Network {
+  const valid = validateSpec(spec);
+  if (valid.format === 'tfjs-layers') {
+    // Loaded lazily: tfjs-layers is large and most runs never need it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { compileLayersModel } = require('./layers-model') as typeof import('./layers-model');
+    return compileLayersModel(valid as LayersModelSpec);
+  }
+  return new SequentialNetwork(valid);
+}
+
+export class SequentialNetwork implements Network {
+  readonly numParams: number;
+  readonly layout: ParamEntry[] = [];
+  readonly inputShape: readonly number[];
+  readonly outputSize: number;
+  readonly hasDropout: boolean;
+  readonly isDenseStack: boolean;
+  readonly plan: PlanStep[] = [];
+  /** fan_in of each layout entry's layer (for initialisation). */
+  private readonly fanIn: number[] = [];
+
+  constructor(readonly spec: SequentialSpec) {
+    this.inputShape = [...spec.inputShape];
+    const shapes = layerOutputShapes(spec);
+    this.outputSize = shapes[shapes.length - 1].reduce((a, b) => a * b, 1);
+    let offset = 0;
+    const addParam = (layer: number, kind: 'weight' | 'bias', shape: number[], fanIn: number) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      this.layout.push({ layer, kind, shape, offset, size });
+      this.fanIn.push(fanIn);
+      offset += size;
+      return this.layout.length - 1;
+    };
+    const layers = spec.layers;
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i];
+      const inShape = i === 0 ? spec.inputShape : shapes[i - 1];
+      const next = layers[i + 1];
+      const fuse = next !== undefined && FUSABLE.includes(next.type) ? (next.type as FusedActivation) : null;
+      switch (layer.type) {
+        case 'dense': {
+          const inSize = inShape[0];
+          const param = addParam(i, 'weight', [inSize, layer.units], inSize);
+          addParam(i, 'bias', [layer.units], inSize);
+          this.plan.push({ kind: 'dense', layer: i, param, inSize, outSize: layer.units, activation: fuse });
+          if (fuse) i++; // the activation layer is applied inside the fused op
+          break;
+        }
+        case 'conv2d': {
+          const [kh, kw] = pair(layer.kernelSize);
+          const inC = inShape[2];
+          const param = addParam(i, 'weight', [kh, kw, inC, layer.filters], inC * kh * kw);
+          addParam(i, 'bias', [layer.filters], inC * kh * kw);
+          this.plan.push({ kind: 'conv2d', layer: i, param, strides: pair(layer.stride ?? 1), padding: layer.padding ?? 'valid', activation: fuse });
+          if (fuse) i++;
+          break;
+        }
+        case 'dropout':
+          if (layer.rate > 0) this.plan.push({ kind: 'dropout', layer: i, rate: layer.rate });
+          break;
+        case 'flatten':
+          this.plan.push({ kind: 'flatten', layer: i });
+          break;
+        case 'maxPool2d':
+        case 'avgPool2d':
+          this.plan.push({
+            kind: 'pool',
+            layer: i,
+            op: layer.type === 'maxPool2d' ? 'max' : 'avg',
+            size: pair(layer.poolSize),
+            strides: pair(layer.stride ?? layer.poolSize),
+            padding: layer.padding ?? 'valid',
+          });
+          break;
+        default:
+          this.plan.push({ kind: 'activation', layer: i, name: layer.type });
+      }
+    }
+    this.numParams = offset;
+    this.hasDropout = this.plan.some((s) => s.kind === 'dropout');
+    this.isDenseStack = this.plan.every((s) => s.kind === 'dense' || s.kind === 'activation' || s.kind === 'dropout' || s.kind === 'flatten');
+    if (this.plan.some((s) => s.kind === 'conv2d')) ensureWasmConvFilterGrad();
+  }
+
+  initParams(seed: number, out?: Float32Array): Float32Array {
+    const row = out ?? new Float32Array(this.numParams);
+    checkRowLength(row, this.numParams, 'initParams out');
+    const rng = new Rng(seed);
+    this.layout.forEach((entry, i) => {
+      const bound = 1 / Math.sqrt(this.fanIn[i]);
+      rng.fillUniform(row.subarray(entry.offset, entry.offset + entry.size), -bound, bound);
+    });
+    return row;
+  }
+
+  materialize(row: Float32Array): tf.Tensor[] {
+    checkRowLength(row, this.numParams, 'parameter row');
+    return materializeLayout(this.layout, row);
+  }
+
+  forward(params: tf.Tensor[], x: tf.Tensor, opts: ForwardOptions = {}): tf.Tensor {
+    const training = opts.training ?? false;
+    const seed = training && this.hasDropout ? (opts.dropoutSeed ?? nextFallbackDropoutSeed()) : 0;
+    return tf.tidy(() => {
+      const batch = x.shape[0];
+      let h = reshapeInput(x, this.isDenseStack ? [this.inputShape.reduce((a, b) => a * b, 1)] : this.inputShape);
+      for (const step of this.plan) {
+        switch (step.kind) {
+          case 'dense':
+            h = denseLayer(h, params[step.param], params[step.param + 1], step.activation);
+            break;
+          case 'conv2d':
+            h = conv2dLayer(h, params[step.param], params[step.param + 1], step.strides, step.padding, step.activation);
+            break;
+          case 'activation':
+            h = applyActivation(step.name, h);
+            break;
+          case 'dropout':
+            if (training) h = tf.mul(h, tf.tensor(dropoutMask(seed, step.layer, step.rate, h.size), h.shape));
+            break;
+          case 'flatten':
+            h = tf.reshape(h, [batch, -1]);
+            break;
+          case 'pool':
+            h = step.op === 'max'
+              ? tf.maxPool(h as tf.Tensor4D, step.size, step.strides, step.padding)
+              : tf.avgPool(h as tf.Tensor4D, step.size, step.strides, step.padding);
+            break;
+        }
+      }
+      return h.rank === 2 ? h : tf.reshape(h, [batch, this.outputSize]);
+    });
+  }
+
+  valueAndGrads(params: tf.Tensor[], x: tf.Tensor, lossOfOutput: (output: tf.Tensor) => tf.Scalar, opts: ForwardOptions = {}) {
+    // Fix the dropout seed outside the taped function so forward sees one seed.
+    const fixed: ForwardOptions = { ...opts, dropoutSeed: opts.training && this.hasDropout ? (opts.dropoutSeed ?? nextFallbackDropoutSeed()) : 0 };
+    return tf.valueAndGrads((...ps: tf.Tensor[]) => lossOfOutput(this.forward(ps, x, fixed)))(params);
+  }
+
+  dispose(): void {
+    /* nothing held: parameters are the caller's */
+  }
+}
+
+/**
+ * True inside tf.grads/valueAndGrads. tfjs 4.22's fused ops leak two tensors per call
+ * when taped (their customGrad path, on every backend), so taped passes use plain ops.
+ */
+function taping(): boolean {
+  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
+}
+
+/** Dense layer: x @ W + b with an optional fused activation. Works for [B,in]@[in,out] and stacked [P,B,in]@[P,in,out]. */
+export function denseLayer(h: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, activation: FusedActivation | null): tf.Tensor {
+  // wasm's fused matMul takes only a rank-1 bias; stacked particles have [P, 1, out].
+  if (!taping() && (bias.rank === 1 || tf.getBackend() !== 'wasm')) {
+    return tf.fused.matMul({ a: h, b: weight, bias, activation: activation ?? 'linear' });
+  }
+  const pre = tf.add(tf.matMul(h, weight), bias);
+  return activation ? applyActivation(activation, pre) : pre;
+}
+
+function conv2dLayer(
+  h: tf.Tensor,
+  filter: tf.Tensor,
+  bias: tf.Tensor,
+  strides: [number, number],
+  pad: Padding,
+  activation: FusedActivation | null,
+): tf.Tensor {
+  if (!taping()) {
+    return tf.fused.conv2d({ x: h as tf.Tensor4D, filter: filter as tf.Tensor4D, bias, strides, pad, activation: activation ?? 'linear' });
+  }
+  const pre = tf.add(tf.conv2d(h as tf.Tensor4D, filter as tf.Tensor4D, strides, pad), bias);
+  return activation ? applyActivation(activation, pre) : pre;
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+
+export function applyActivation(name: ActivationName, h: tf.Tensor): tf.Tensor {
+  switch (name) {
+    case 'relu':
+      return tf.relu(h);
+    case 'tanh':
+      return tf.tanh(h);
+    case 'elu':
+      return tf.elu(h);
+    case 'sigmoid':
+      return tf.sigmoid(h);
+    case 'gelu': // exact GELU (PyTorch's default): 0.5 x (1 + erf(x / sqrt 2))
+      return tf.mul(tf.mul(h, 0.5), tf.add(tf.erf(tf.mul(h, SQRT1_2)), 1));
+  }
+}
+
+/** Per-layout tensors from a flat row. Copies on backends that would otherwise alias the row. */
+export function materializeLayout(layout: readonly ParamEntry[], row: Float32Array): tf.Tensor[] {
+  // The cpu backend keeps the array it is given; the row changes under the optimizer, so copy.
+  const aliases = tf.getBackend() === 'cpu';
+  return layout.map((e) => {
+    const view = row.subarray(e.offset, e.offset + e.size);
+    return tf.tensor(aliases ? view.slice() : view, e.shape, 'float32');
+  });
+}
+
+/** x as [B, ...shape], reshaping a flat [B, prod(shape)] input. */
+export function reshapeInput(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  const batch = x.shape[0];
+  const perExample = shape.reduce((a, b) => a * b, 1);
+  if (x.rank === shape.length + 1 && shape.every((d, i) => x.shape[i + 1] === d)) return x;
+  if (x.rank >= 1 && x.size === batch * perExample) return tf.reshape(x, [batch, ...shape]);
+  throw new PushInputError(`input shape [${x.shape.join(', ')}]: expected [batch, ${shape.join(', ')}]`);
+}
+
+export function checkRowLength(row: Float32Array, n: number, what: string): void {
+  if (!(row instanceof Float32Array) || row.length !== n) {
+    throw new PushInputError(`${what} has ${row instanceof Float32Array ? row.length : typeof row} values: expected a Float32Array of ${n}`);
+  }
+}

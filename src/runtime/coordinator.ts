@@ -1,0 +1,371 @@
+// PushDist: the coordinator. It lives in the main thread, starts one worker per
+// device, assigns particles to devices, routes every frame between workers by
+// its header, and turns worker failures into rejected futures.
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PushHandlerError, PushInputError, PushWorkerError, describeValue } from '../util/errors';
+import { particleSeed } from '../util/rng';
+import { Device, parseDeviceList } from './devices';
+import { DeviceLink, ProcessLink, ThreadLink } from './links';
+import { PendingReplies } from './pending';
+import { BY_PID, COORDINATOR, ControlOp, Header, SerializedError } from './protocol';
+import { decodeBody, decodeHeader, encodeFrame } from './wire';
+import { Isolation, WorkerPlan, checkNativePackages, planWorker } from './worker-plan';
+import type { DeviceStats, InitArgs, CreateArgs, ParticleSnapshot } from './worker-api';
+
+export interface PushDistOptions {
+  /** Device list: "cpu:0,cpu:1" or ["cuda:0", "cuda:1"]. Default ["cpu:0"]. */
+  devices?: string | readonly string[];
+  /** The network every particle holds: a model spec (see src/nn). */
+  model: unknown;
+  /** Path or URL of an ES/CommonJS module whose named exports are the message handlers; several allowed. */
+  handlers?: string | URL | readonly (string | URL)[];
+  /** Particles per device that hold live tensors; the rest wait in host memory. Default: no limit. */
+  cacheSize?: number;
+  /** Backend of CPU devices: "wasm" (default), "cpu" or "tensorflow". CUDA devices always use "tensorflow". */
+  backend?: string;
+  /** "thread" (default) or "process": how CPU devices are isolated. */
+  isolation?: Isolation | string;
+  /** Base seed: particle k's seed is derived from it unless createParticle gives one. Default 0. */
+  seed?: number;
+  /** Default timeout for one message, in ms. Default: none (a dead worker still fails its messages). */
+  timeoutMs?: number;
+}
+
+export interface CreateParticleOptions {
+  device?: string;
+  optimizer?: Record<string, unknown>;
+  scheduler?: Record<string, unknown>;
+  seed?: number;
+  state?: Record<string, unknown>;
+  /** Initial flat parameters (and optimizer state) instead of a fresh initialisation. */
+  snapshot?: ParticleSnapshot;
+}
+
+interface DeviceSlot {
+  index: number;
+  device: Device;
+  plan: WorkerPlan;
+  link: DeviceLink;
+  dead?: string;
+  particles: number[];
+  messages: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface DeviceReport extends DeviceStats {
+  device: string;
+  transport: 'thread' | 'process';
+  backend: string;
+  messages: number;
+  bytesMoved: number;
+}
+
+export class PushDist implements AsyncDisposable {
+  private readonly slots: DeviceSlot[];
+  private readonly pending = new PendingReplies('c');
+  /** Requests between workers in flight through the coordinator: id -> origin device. */
+  private readonly relayed = new Map<string, { from: number; to: number }>();
+  private readonly pidDevice: number[] = [];
+  private readonly particleReady: Promise<unknown>[] = [];
+  private nextDevice = 0;
+  private closed = false;
+  private closing?: Promise<void>;
+
+  private constructor(
+    plans: WorkerPlan[],
+    private readonly opts: PushDistOptions,
+  ) {
+    this.slots = plans.map((plan, index) => {
+      const link = plan.transport === 'thread' ? new ThreadLink(plan.env) : new ProcessLink(plan.env);
+      const slot: DeviceSlot = { index, device: plan.device, plan, link, particles: [], messages: 0, bytesIn: 0, bytesOut: 0 };
+      link.onFrame((f) => this.onWorkerFrame(slot, f));
+      link.onDeath((reason) => this.onWorkerDeath(slot, reason));
+      return slot;
+    });
+  }
+
+  static async create(opts: PushDistOptions): Promise<PushDist> {
+    const devices = parseDeviceList(opts.devices ?? ['cpu:0']);
+    if (opts.model === undefined || opts.model === null) throw new PushInputError('PushDist.create needs a model spec (options.model)');
+    if (opts.cacheSize !== undefined && !(Number.isInteger(opts.cacheSize) && opts.cacheSize >= 1)) {
+      throw new PushInputError(`bad cacheSize ${describeValue(opts.cacheSize)}: expected a whole number >= 1`);
+    }
+    if (opts.timeoutMs !== undefined && !(opts.timeoutMs > 0)) {
+      throw new PushInputError(`bad timeoutMs ${describeValue(opts.timeoutMs)}: expected a positive number of milliseconds`);
+    }
+    const plans = devices.map((d) => planWorker(d, { backend: opts.backend, isolation: opts.isolation }));
+    checkNativePackages(plans);
+    const handlerUrls = toHandlerUrls(opts.handlers);
+    const dist = new PushDist(plans, opts);
+    try {
+      await Promise.all(
+        dist.slots.map((slot) => {
+          const args: InitArgs = {
+            deviceIndex: slot.index,
+            device: slot.device.name,
+            backend: slot.plan.backend,
+            nativePackage: slot.plan.nativePackage,
+            handlers: handlerUrls,
+            cacheSize: opts.cacheSize ?? 0,
+            model: opts.model,
+          };
+          return dist.control(slot, 'init', args);
+        }),
+      );
+    } catch (err) {
+      await dist.close();
+      throw err;
+    }
+    return dist;
+  }
+
+  get devices(): string[] {
+    return this.slots.map((s) => s.device.name);
+  }
+
+  /** Creates a particle and returns its pid (0, 1, 2, ...). Devices are assigned round-robin unless given. */
+  createParticle(opts: CreateParticleOptions = {}): number {
+    this.assertOpen();
+    let slot: DeviceSlot;
+    if (opts.device !== undefined) {
+      const found = this.slots.find((s) => s.device.name === opts.device);
+      if (!found) throw new PushInputError(`device ${JSON.stringify(opts.device)} is not one of this run's devices: ${this.devices.join(', ')}`);
+      slot = found;
+    } else {
+      slot = this.slots[this.nextDevice % this.slots.length];
+      this.nextDevice++;
+    }
+    const pid = this.pidDevice.length;
+    const seed = opts.seed ?? particleSeed(this.opts.seed ?? 0, pid);
+    if (!Number.isInteger(seed) || seed < 0) throw new PushInputError(`bad seed ${describeValue(seed)}: expected a whole number >= 0`);
+    this.pidDevice.push(slot.index);
+    slot.particles.push(pid);
+    const args: CreateArgs = {
+      pid,
+      seed,
+      optimizer: opts.optimizer,
+      scheduler: opts.scheduler,
+      state: opts.state ?? {},
+      snapshot: opts.snapshot,
+    };
+    const ready = this.control(slot, 'create', args);
+    ready.catch(() => undefined); // surfaced by the next launch or wait on this particle
+    this.particleReady.push(ready);
+    const roster = [...this.pidDevice];
+    for (const s of this.slots) if (!s.dead) this.control(s, 'roster', roster).catch(() => undefined);
+    return pid;
+  }
+
+  particleIds(): number[] {
+    return this.pidDevice.map((_, pid) => pid);
+  }
+
+  /** The device a particle lives on. */
+  deviceOf(pid: number): string {
+    return this.slotOf(pid).device.name;
+  }
+
+  /** Runs handler `msg` on particle `pid` in its device worker; resolves to the handler's result. */
+  async launch<T = unknown>(pid: number, msg: string, ...args: unknown[]): Promise<T> {
+    const slot = this.slotOf(pid);
+    await this.particleReady[pid];
+    const id = this.pending.nextId();
+    const header: Header = { k: 'call', id, from: COORDINATOR, to: slot.index, pid, msg };
+    return this.request<T>(slot, header, args, () => `message ${JSON.stringify(msg)} to particle ${pid} on ${slot.device.name}`);
+  }
+
+  /** Launches `msg` on several particles with a timeout of its own. */
+  launchWithTimeout<T = unknown>(pid: number, msg: string, timeoutMs: number, ...args: unknown[]): Promise<T> {
+    const slot = this.slotOf(pid);
+    const id = this.pending.nextId();
+    const header: Header = { k: 'call', id, from: COORDINATOR, to: slot.index, pid, msg };
+    return this.particleReady[pid].then(() =>
+      this.request<T>(slot, header, args, () => `message ${JSON.stringify(msg)} to particle ${pid} on ${slot.device.name}`, timeoutMs),
+    );
+  }
+
+  /** Waits for all futures; rejects with the first failure. */
+  wait<T>(futures: readonly Promise<T>[]): Promise<T[]> {
+    return Promise.all(futures);
+  }
+
+  /** A copy of particle `pid`'s flat parameters (the order src/nn documents). */
+  async parameters(pid: number): Promise<Float32Array> {
+    return (await this.snapshot(pid)).params;
+  }
+
+  /** A copy of a particle's parameters, gradients, optimizer slots and counters. */
+  async snapshot(pid: number): Promise<ParticleSnapshot> {
+    const slot = this.slotOf(pid);
+    await this.particleReady[pid];
+    return this.control<ParticleSnapshot>(slot, 'params', { pid });
+  }
+
+  /** Overwrites a particle's parameters (and optionally its optimizer state). */
+  async setSnapshot(pid: number, snap: Partial<ParticleSnapshot>): Promise<void> {
+    const slot = this.slotOf(pid);
+    await this.particleReady[pid];
+    await this.control(slot, 'setParams', { pid, ...snap });
+  }
+
+  /** Per device: resident particles, swaps, messages and bytes moved. */
+  async stats(): Promise<DeviceReport[]> {
+    return Promise.all(
+      this.slots.map(async (slot) => {
+        const base = {
+          device: slot.device.name,
+          transport: slot.plan.transport,
+          backend: slot.plan.backend,
+          messages: slot.messages,
+          bytesMoved: slot.bytesIn + slot.bytesOut,
+        };
+        if (slot.dead) return { ...base, particles: slot.particles.length, resident: 0, swaps: 0, handled: 0, numTensors: 0, bytesPerParticle: 0, dead: slot.dead };
+        const s = await this.control<DeviceStats>(slot, 'stats', {});
+        return { ...s, ...base };
+      }),
+    );
+  }
+
+  /** The OS process id of a device's worker, for process-isolated devices. */
+  workerPid(device: string): number | undefined {
+    return this.slots.find((s) => s.device.name === device)?.link.pid;
+  }
+
+  /** Ends every worker. Safe to call twice; pending futures are rejected. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- internals ----
+
+  private async doClose(): Promise<void> {
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        if (!slot.dead) await this.control(slot, 'close', {}, 2000).catch(() => undefined);
+      }),
+    );
+    this.closed = true;
+    this.pending.rejectDevice(undefined, () => new PushWorkerError('the PushDist was closed before this message was answered', 'all'));
+    await Promise.all(this.slots.map((s) => s.link.close(2000)));
+  }
+
+  private assertOpen(): void {
+    if (this.closed || this.closing) throw new PushInputError('this PushDist is closed');
+  }
+
+  private slotOf(pid: number): DeviceSlot {
+    if (!Number.isInteger(pid) || pid < 0 || pid >= this.pidDevice.length) {
+      const known = this.pidDevice.length ? `0..${this.pidDevice.length - 1}` : 'none yet';
+      throw new PushInputError(`unknown particle id ${describeValue(pid)}: known pids are ${known}`);
+    }
+    return this.slots[this.pidDevice[pid]];
+  }
+
+  private control<T = unknown>(slot: DeviceSlot, op: ControlOp, args: unknown, timeoutMs?: number): Promise<T> {
+    const id = this.pending.nextId();
+    const header: Header = { k: 'ctl', id, from: COORDINATOR, to: slot.index, op };
+    return this.request<T>(slot, header, args, () => `control "${op}" on ${slot.device.name}`, timeoutMs);
+  }
+
+  private request<T>(slot: DeviceSlot, header: Header, body: unknown, describe: () => string, timeoutMs?: number): Promise<T> {
+    if (this.closed) return Promise.reject(new PushInputError('this PushDist is closed'));
+    if (slot.dead) return Promise.reject(this.deadError(slot));
+    const timeout = timeoutMs ?? (header.k === 'call' ? this.opts.timeoutMs : undefined);
+    const p = this.pending.wait<T>(header.id, slot.index, timeout, describe);
+    this.sendTo(slot, encodeFrame(header, body));
+    return p;
+  }
+
+  private sendTo(slot: DeviceSlot, frame: Uint8Array): void {
+    slot.messages++;
+    slot.bytesOut += frame.byteLength;
+    slot.link.send(frame);
+  }
+
+  private onWorkerFrame(slot: DeviceSlot, frame: Uint8Array): void {
+    slot.bytesIn += frame.byteLength;
+    const h = decodeHeader<Header>(frame);
+    if (h.to === COORDINATOR) {
+      if (h.k === 'reply') {
+        const body = decodeBody(frame);
+        this.pending.settle(h.id, h.ok, h.ok ? body : this.toError(slot, body as SerializedError));
+      } else if (h.k === 'log') {
+        process.stderr.write(`[${slot.device.name}] ${String(decodeBody(frame))}\n`);
+      }
+      return;
+    }
+    // A frame for another device: route it without touching its body.
+    let to = h.to;
+    if (to === BY_PID && (h.k === 'call' || h.k === 'get')) to = this.pidDevice[h.pid] ?? -99;
+    const target = this.slots[to];
+    if (h.k === 'reply') {
+      this.relayed.delete(h.id);
+      if (target && !target.dead) this.sendTo(target, frame);
+      return;
+    }
+    if (!target || target.dead) {
+      const err = target
+        ? this.deadError(target)
+        : new PushInputError(`unknown particle id ${describeValue((h as { pid?: number }).pid)}: known pids are 0..${this.pidDevice.length - 1}`);
+      this.sendTo(slot, encodeFrame({ k: 'reply', id: h.id, from: COORDINATOR, to: slot.index, ok: false }, serializeSimple(err)));
+      return;
+    }
+    this.relayed.set(h.id, { from: slot.index, to: target.index });
+    this.sendTo(target, frame);
+  }
+
+  private onWorkerDeath(slot: DeviceSlot, reason: string): void {
+    slot.dead = reason;
+    const err = () => this.deadError(slot);
+    this.pending.rejectDevice(slot.index, err);
+    // Workers waiting on the dead device get an error reply instead of silence.
+    for (const [id, r] of this.relayed) {
+      if (r.to !== slot.index) continue;
+      this.relayed.delete(id);
+      const origin = this.slots[r.from];
+      if (origin && !origin.dead) {
+        this.sendTo(origin, encodeFrame({ k: 'reply', id, from: COORDINATOR, to: origin.index, ok: false }, serializeSimple(err())));
+      }
+    }
+  }
+
+  private deadError(slot: DeviceSlot): PushWorkerError {
+    const pids = slot.particles.length ? `particles ${slot.particles.join(', ')}` : 'no particles';
+    return new PushWorkerError(`device ${slot.device.name} worker died (${slot.dead}); it held ${pids}`, slot.device.name);
+  }
+
+  private toError(slot: DeviceSlot, e: SerializedError): Error {
+    if (e.pid !== undefined && e.msg !== undefined) {
+      return new PushHandlerError(
+        `handler ${JSON.stringify(e.msg)} failed on particle ${e.pid} (${e.device ?? slot.device.name}): ${e.message}`,
+        e.pid,
+        e.msg,
+        e.device ?? slot.device.name,
+        e.stack,
+      );
+    }
+    const err = e.name === 'PushInputError' ? new PushInputError(e.message) : new PushWorkerError(`${slot.device.name}: ${e.message}`, slot.device.name, e.stack);
+    return err;
+  }
+}
+
+function serializeSimple(err: Error): SerializedError {
+  return { name: err.name, message: err.message };
+}
+
+function toHandlerUrls(h: PushDistOptions['handlers']): string[] {
+  if (h === undefined) return [];
+  const list = Array.isArray(h) ? h : [h];
+  return list.map((x: string | URL) => {
+    if (x instanceof URL) return x.href;
+    if (/^(file|data):/.test(x)) return x;
+    return pathToFileURL(path.resolve(x)).href;
+  });
+}

@@ -1,0 +1,147 @@
+// A DeviceLink carries frames between the coordinator and one device worker,
+// and reports the worker's death. Two kinds: a worker thread (piscina pool of
+// one thread, frames over a MessagePort, buffers transferred, not copied) and a
+// child process (frames over a socket pair on fd 3, length-prefixed).
+import { ChildProcess, spawn } from 'node:child_process';
+import { MessageChannel, MessagePort } from 'node:worker_threads';
+import * as path from 'node:path';
+import { Socket } from 'node:net';
+import { Piscina } from 'piscina';
+import { FrameReader, writeFrame } from './stream-frames';
+
+export interface DeviceLink {
+  readonly kind: 'thread' | 'process';
+  send(frame: Uint8Array): void;
+  onFrame(cb: (frame: Uint8Array) => void): void;
+  /** Called once, when the worker is gone for any reason other than close(). */
+  onDeath(cb: (reason: string) => void): void;
+  /** Ends the worker; resolves once it is gone (forcibly after graceMs). */
+  close(graceMs?: number): Promise<void>;
+  /** OS process id for process links. */
+  readonly pid?: number;
+}
+
+/** Compiled worker entry points live next to this file's compiled output, in dist/workers. */
+export function workerScript(name: 'thread-entry' | 'process-entry'): string {
+  return path.resolve(__dirname, '..', '..', 'workers', `${name}.js`);
+}
+
+abstract class BaseLink {
+  protected frameCb: (f: Uint8Array) => void = () => {};
+  private deathCb: (reason: string) => void = () => {};
+  protected closing = false;
+  private dead = false;
+
+  onFrame(cb: (frame: Uint8Array) => void): void {
+    this.frameCb = cb;
+  }
+
+  onDeath(cb: (reason: string) => void): void {
+    this.deathCb = cb;
+  }
+
+  protected died(reason: string): void {
+    if (this.dead || this.closing) return;
+    this.dead = true;
+    this.deathCb(reason);
+  }
+}
+
+export class ThreadLink extends BaseLink implements DeviceLink {
+  readonly kind = 'thread' as const;
+  private readonly pool: Piscina;
+  private readonly port: MessagePort;
+  private readonly task: Promise<unknown>;
+
+  constructor(env: Record<string, string> = {}) {
+    super();
+    // One thread per device, one long-running task that owns the device, so a
+    // particle's state stays pinned to its thread.
+    this.pool = new Piscina({
+      filename: workerScript('thread-entry'),
+      minThreads: 1,
+      maxThreads: 1,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      env: { ...process.env, ...env },
+    });
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    port1.on('message', (data: Uint8Array) => this.frameCb(data));
+    port1.on('close', () => this.died('its thread exited'));
+    this.task = this.pool.run({ port: port2 }, { transferList: [port2] as never });
+    this.task.then(
+      () => this.died('its thread ended its task'),
+      (err: unknown) => this.died(`its thread died: ${err instanceof Error ? err.message : String(err)}`),
+    );
+    this.pool.on('error', (err: unknown) => this.died(`its thread failed: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  send(frame: Uint8Array): void {
+    const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
+    const out = whole ? frame : frame.slice();
+    this.port.postMessage(out, [out.buffer as ArrayBuffer]);
+  }
+
+  async close(graceMs = 2000): Promise<void> {
+    this.closing = true;
+    const settled = this.task.then(
+      () => undefined,
+      () => undefined,
+    );
+    await Promise.race([settled, sleep(graceMs)]);
+    this.port.close();
+    await this.pool.destroy().catch(() => undefined);
+  }
+}
+
+export class ProcessLink extends BaseLink implements DeviceLink {
+  readonly kind = 'process' as const;
+  private readonly child: ChildProcess;
+  private readonly socket: Socket;
+  private readonly exited: Promise<void>;
+
+  constructor(env: Record<string, string> = {}) {
+    super();
+    this.child = spawn(process.execPath, [workerScript('process-entry')], {
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    this.socket = this.child.stdio[3] as Socket;
+    const reader = new FrameReader((f) => this.frameCb(f));
+    this.socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    this.socket.on('error', () => undefined); // death is reported by 'exit'
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.died(signal ? `its process was killed by ${signal}` : `its process exited with code ${code}`);
+        resolve();
+      });
+      this.child.once('error', (err) => {
+        this.died(`its process could not start: ${err.message}`);
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  send(frame: Uint8Array): void {
+    if (!this.socket.destroyed) writeFrame(this.socket, frame);
+  }
+
+  async close(graceMs = 2000): Promise<void> {
+    this.closing = true;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    this.socket.destroy();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

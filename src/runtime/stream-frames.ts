@@ -1,0 +1,44 @@
+// Length-prefixed frames over a byte stream (the socket between the
+// coordinator and a child process). Each frame is reassembled into its own
+// 8-byte-aligned buffer, so decodeBody can hand out zero-copy typed views.
+import type { Writable } from 'node:stream';
+
+export function writeFrame(out: Writable, frame: Uint8Array): void {
+  const len = Buffer.allocUnsafe(4);
+  len.writeUInt32LE(frame.byteLength, 0);
+  out.write(len);
+  out.write(frame);
+}
+
+export class FrameReader {
+  private head = Buffer.alloc(0);
+  private body: Uint8Array | null = null;
+  private filled = 0;
+
+  constructor(private readonly onFrame: (frame: Uint8Array) => void) {}
+
+  push(chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.body === null) {
+        const need = 4 - this.head.length;
+        const take = Math.min(need, chunk.length - off);
+        this.head = Buffer.concat([this.head, chunk.subarray(off, off + take)]);
+        off += take;
+        if (this.head.length < 4) return;
+        this.body = new Uint8Array(new ArrayBuffer(this.head.readUInt32LE(0)));
+        this.filled = 0;
+        this.head = Buffer.alloc(0);
+      }
+      const take = Math.min(this.body.length - this.filled, chunk.length - off);
+      this.body.set(chunk.subarray(off, off + take), this.filled);
+      this.filled += take;
+      off += take;
+      if (this.filled === this.body.length) {
+        const frame = this.body;
+        this.body = null;
+        this.onFrame(frame);
+      }
+    }
+  }
+}

@@ -1,0 +1,147 @@
+// Built-in handlers that every device worker loads: data kept on the device,
+// whole epochs of stacked group steps (one message per device per call, so no
+// worker waits on the coordinator between steps), single-particle steps (the
+// Push-style one-by-one path) and stacked predictions.
+import { PushInputError } from '../util/errors';
+import { Rng, deriveSeed } from '../util/rng';
+import { tf } from '../util/tf';
+import type { Particle } from './particle';
+
+export interface DeviceData {
+  x: Float32Array;
+  xShape: number[];
+  y: Float32Array;
+  yShape: number[];
+}
+
+export interface EpochPlan {
+  /** Key under which pushSetData stored the training set. */
+  key: string;
+  /** Local particles to train, in order. */
+  pids: number[];
+  /** Epoch numbers to run, e.g. [3, 4]: the batch order of epoch e depends only on (seed, e). */
+  epochs: number[];
+  batchSize: number;
+  loss: string;
+  /** Base seed of the batch order. */
+  seed: number;
+  /** Per-particle resample of the training set with replacement (row = pid's bootstrap seed). */
+  bootstrapSeeds?: number[];
+}
+
+// Training sets live for the worker's lifetime, keyed by name.
+const datasets = new Map<string, DeviceData>();
+
+export async function pushSetData(_p: Particle, key: string, data: DeviceData): Promise<number> {
+  const n = data.xShape[0];
+  if (data.yShape[0] !== n) throw new PushInputError(`data "${key}": ${n} inputs but ${data.yShape[0]} targets`);
+  // The frame's buffer may be shared with other fields: keep private copies.
+  datasets.set(key, { x: data.x.slice(), xShape: data.xShape, y: data.y.slice(), yShape: data.yShape });
+  return n;
+}
+
+export async function pushDropData(_p: Particle, key: string): Promise<boolean> {
+  return datasets.delete(key);
+}
+
+function dataset(key: string): DeviceData {
+  const d = datasets.get(key);
+  if (!d) throw new PushInputError(`no data "${key}" on this device: send it with pushSetData first`);
+  return d;
+}
+
+const rowSize = (shape: number[]) => shape.slice(1).reduce((a, b) => a * b, 1);
+
+/** The batch index lists of one epoch: a permutation seeded by (seed, epoch), cut into batches. */
+export function epochBatches(n: number, batchSize: number, seed: number, epoch: number): Int32Array[] {
+  const perm = new Rng(deriveSeed(seed, epoch)).permutation(n);
+  const out: Int32Array[] = [];
+  for (let s = 0; s < n; s += batchSize) out.push(perm.subarray(s, Math.min(n, s + batchSize)));
+  return out;
+}
+
+/** Gathers rows of the data set into tensors x [B, ...] and y [B, ...]. */
+export function gatherBatch(d: DeviceData, idx: ArrayLike<number>): { x: tf.Tensor; y: tf.Tensor } {
+  const xr = rowSize(d.xShape);
+  const yr = rowSize(d.yShape);
+  const x = new Float32Array(idx.length * xr);
+  const y = new Float32Array(idx.length * yr);
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i];
+    x.set(d.x.subarray(r * xr, (r + 1) * xr), i * xr);
+    y.set(d.y.subarray(r * yr, (r + 1) * yr), i * yr);
+  }
+  return { x: tf.tensor(x, [idx.length, ...d.xShape.slice(1)]), y: tf.tensor(y, [idx.length, ...d.yShape.slice(1)]) };
+}
+
+/** Runs whole epochs of stacked group steps; returns each epoch's mean loss per particle. */
+export async function pushTrainEpochs(p: Particle, plan: EpochPlan): Promise<number[][]> {
+  const d = dataset(plan.key);
+  const n = d.xShape[0];
+  if (!(plan.batchSize >= 1 && plan.batchSize <= n)) throw new PushInputError(`batch size ${plan.batchSize}: expected 1..${n} (the training set size)`);
+  const resamples = plan.bootstrapSeeds?.map((s) => new Rng(s));
+  const out: number[][] = [];
+  for (const epoch of plan.epochs) {
+    const sums = new Float64Array(plan.pids.length);
+    const batches = epochBatches(n, plan.batchSize, plan.seed, epoch);
+    for (const idx of batches) {
+      let losses: Float32Array;
+      if (resamples) {
+        // Bootstrap: each particle draws its own batch of rows with replacement.
+        const own = resamples.map((rng) => gatherBatch(d, Int32Array.from(idx, () => rng.int(n))));
+        try {
+          losses = p.store.groupStep(plan.pids, own, plan.loss);
+        } finally {
+          own.forEach((b) => tf.dispose([b.x, b.y]));
+        }
+      } else {
+        const b = gatherBatch(d, idx);
+        try {
+          losses = p.store.groupStep(plan.pids, b, plan.loss);
+        } finally {
+          tf.dispose([b.x, b.y]);
+        }
+      }
+      losses.forEach((l, k) => (sums[k] += l));
+    }
+    out.push(Array.from(sums, (s) => s / batches.length));
+    await new Promise((r) => setImmediate(r)); // let other messages (stats, get) through between epochs
+  }
+  return out;
+}
+
+/** One step of one particle on batch `batch` of epoch `epoch`: the one-by-one path. */
+export async function pushStepOne(p: Particle, args: { key: string; epoch: number; batch: number; batchSize: number; loss: string; seed: number }): Promise<number> {
+  const d = dataset(args.key);
+  const idx = cachedBatches(d.xShape[0], args.batchSize, args.seed, args.epoch)[args.batch];
+  const b = gatherBatch(d, idx);
+  try {
+    return p.step(args.loss, b.x, b.y);
+  } finally {
+    tf.dispose([b.x, b.y]);
+  }
+}
+
+let lastBatches: { key: string; batches: Int32Array[] } | null = null;
+function cachedBatches(n: number, batchSize: number, seed: number, epoch: number): Int32Array[] {
+  const key = `${n}/${batchSize}/${seed}/${epoch}`;
+  if (lastBatches?.key !== key) lastBatches = { key, batches: epochBatches(n, batchSize, seed, epoch) };
+  return lastBatches.batches;
+}
+
+/** Stacked predictions of local particles: [pids.length, B, out] as a tensor (sent as typed array). */
+export async function pushPredict(p: Particle, args: { pids: number[]; x: tf.Tensor; training?: boolean; dropoutSeeds?: number[] }): Promise<tf.Tensor> {
+  try {
+    const outs = args.pids.map((pid, k) => p.store.forward(pid, args.x, { training: args.training, dropoutSeed: args.dropoutSeeds?.[k] }));
+    const stacked = tf.stack(outs);
+    tf.dispose(outs);
+    return stacked;
+  } finally {
+    args.x.dispose();
+  }
+}
+
+/** Tensors alive in this worker: for leak tests. */
+export async function pushNumTensors(): Promise<number> {
+  return tf.memory().numTensors;
+}

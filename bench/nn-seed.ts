@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     for (let p = 0; p < P; p++) warm.add();
     const x0 = tf.tensor2d(xs.subarray(0, B * D), [B, D]);
     const y0 = tf.tensor2d(ys.subarray(0, B), [B, 1]);
-    for (let i = 0; i < 30; i++) warm.step(rows, { x: x0, y: y0 }, "mse");
+    for (let i = 0; i < 30; i++) warm.step(rows, { x: x0, y: y0 }, 'mse');
     tf.dispose([x0, y0]);
 
     const tensorsBefore = tf.memory().numTensors;

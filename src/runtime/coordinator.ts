@@ -322,7 +322,7 @@ export class PushDist implements AsyncDisposable {
   }
 
   private onWorkerDeath(slot: DeviceSlot, reason: string): void {
-    slot.dead = reason;
+    slot.dead = this.closing ? 'the PushDist was closed' : reason;
     const err = () => this.deadError(slot);
     this.pending.rejectDevice(slot.index, err);
     // Workers waiting on the dead device get an error reply instead of silence.

@@ -44,7 +44,8 @@ export async function pushDropData(_p: Particle, key: string): Promise<boolean> 
   return datasets.delete(key);
 }
 
-function dataset(key: string): DeviceData {
+/** A data set stored on this device by pushSetData. */
+export function dataset(key: string): DeviceData {
   const d = datasets.get(key);
   if (!d) throw new PushInputError(`no data "${key}" on this device: send it with pushSetData first`);
   return d;

@@ -47,6 +47,28 @@ export interface TensorData {
   data: TypedArray;
 }
 
+/** A tensor outside tfjs: send one from the coordinator, and tensors come back as these. */
+export class WireTensor implements TensorData {
+  constructor(
+    readonly data: TypedArray,
+    readonly shape: number[],
+    readonly dtype: string = 'float32',
+  ) {}
+}
+
+/** tf.Tensors (of any tfjs copy) and WireTensors travel as tensors. */
+function isTensorLike(v: object): boolean {
+  if (v instanceof WireTensor) return true;
+  const t = v as { dataSync?: unknown; shape?: unknown; dtype?: unknown };
+  return typeof t.dataSync === 'function' && Array.isArray(t.shape) && typeof t.dtype === 'string';
+}
+
+function tensorLikeData(v: object): TensorData {
+  if (v instanceof WireTensor) return v;
+  const t = v as { dataSync(): TypedArray; shape: number[]; dtype: string };
+  return { dtype: t.dtype, shape: t.shape, data: t.dataSync() };
+}
+
 /** Hooks that let a worker send and receive tf.Tensors without this module importing tfjs. */
 export interface TensorHooks {
   isTensor(v: unknown): boolean;
@@ -77,8 +99,8 @@ function lift(value: unknown, segments: ArrayBufferView[], hooks?: TensorHooks):
     segments.push(value);
     return { $bin: segments.length - 1, t } satisfies BinRef;
   }
-  if (hooks?.isTensor(value)) {
-    const d = hooks.toData(value);
+  if (hooks ? hooks.isTensor(value) : isTensorLike(value)) {
+    const d = hooks ? hooks.toData(value) : tensorLikeData(value);
     return { $tensor: { dtype: d.dtype, shape: d.shape, data: lift(d.data, segments) } };
   }
   if (Array.isArray(value)) return value.map((v) => lift(v, segments, hooks));
@@ -100,7 +122,7 @@ function lower(value: unknown, segments: TypedArray[], hooks?: TensorHooks): unk
   if (typeof obj.$bin === 'number' && typeof obj.t === 'string' && Object.keys(obj).length === 2) return segments[obj.$bin];
   if (obj.$tensor && typeof obj.$tensor === 'object' && Object.keys(obj).length === 1) {
     const t = obj.$tensor as { dtype: string; shape: number[]; data: unknown };
-    const d: TensorData = { dtype: t.dtype, shape: t.shape, data: lower(t.data, segments) as TypedArray };
+    const d = new WireTensor(lower(t.data, segments) as TypedArray, t.shape, t.dtype);
     return hooks ? hooks.fromData(d) : d;
   }
   const out: Record<string, unknown> = {};

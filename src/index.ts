@@ -1,0 +1,16 @@
+// push-ens: Bayesian deep learning with particles on TensorFlow.js.
+// The typed Node API: the runtime (PushDist, Particle), networks (src/nn),
+// data sets (src/data) and the Bayesian layer (src/bayes).
+export { PushDist } from './runtime/coordinator';
+export type { PushDistOptions, CreateParticleOptions, DeviceReport } from './runtime/coordinator';
+export { Particle } from './runtime/particle';
+export { WireTensor } from './runtime/wire';
+export type { TensorData } from './runtime/wire';
+export type { ParticleSnapshot, ParamsAndGrads, DeviceStats } from './runtime/worker-api';
+export { parseDevice, parseDeviceList } from './runtime/devices';
+export type { Device } from './runtime/devices';
+export * as nn from './nn';
+export * as data from './data';
+export { PushInputError, PushWorkerError, PushHandlerError, PushTimeoutError } from './util/errors';
+export { Rng, deriveSeed, particleSeed } from './util/rng';
+export { tf, useBackend } from './util/tf';

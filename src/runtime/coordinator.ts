@@ -7,6 +7,7 @@ import { PushHandlerError, PushInputError, PushWorkerError, describeValue } from
 import { particleSeed } from '../util/rng';
 import { Device, parseDeviceList } from './devices';
 import { DeviceLink, ProcessLink, ThreadLink } from './links';
+import { RelayBufferPool } from './stream-frames';
 import { PendingReplies } from './pending';
 import { BY_PID, COORDINATOR, ControlOp, Header, SerializedError } from './protocol';
 import { decodeBody, decodeHeader, encodeFrame } from './wire';
@@ -68,6 +69,7 @@ export class PushDist implements AsyncDisposable {
   /** Requests between workers in flight through the coordinator: id -> origin device. */
   private readonly relayed = new Map<string, { from: number; to: number }>();
   private readonly pidDevice: number[] = [];
+  private readonly relayPool = new RelayBufferPool();
   private readonly particleReady: Promise<unknown>[] = [];
   private nextDevice = 0;
   private closed = false;
@@ -78,7 +80,7 @@ export class PushDist implements AsyncDisposable {
     private readonly opts: PushDistOptions,
   ) {
     this.slots = plans.map((plan, index) => {
-      const link = plan.transport === 'thread' ? new ThreadLink(plan.env) : new ProcessLink(plan.env);
+      const link = plan.transport === 'thread' ? new ThreadLink(plan.env) : new ProcessLink(plan.env, this.relayPool);
       const slot: DeviceSlot = { index, device: plan.device, plan, link, particles: [], messages: 0, bytesIn: 0, bytesOut: 0 };
       link.onFrame((f) => this.onWorkerFrame(slot, f));
       link.onDeath((reason) => this.onWorkerDeath(slot, reason));
@@ -283,10 +285,16 @@ export class PushDist implements AsyncDisposable {
     return p;
   }
 
-  private sendTo(slot: DeviceSlot, frame: Uint8Array): void {
+  private sendTo(slot: DeviceSlot, frame: Uint8Array, onWritten?: () => void): void {
     slot.messages++;
     slot.bytesOut += frame.byteLength;
-    slot.link.send(frame);
+    slot.link.send(frame, onWritten);
+  }
+
+  /** Forwards a frame unchanged; a frame read from one process and written to another goes back to the pool. */
+  private relay(from: DeviceSlot, to: DeviceSlot, frame: Uint8Array): void {
+    const recycle = from.link.kind === 'process' && to.link.kind === 'process';
+    this.sendTo(to, frame, recycle ? () => this.relayPool.give(frame) : undefined);
   }
 
   private onWorkerFrame(slot: DeviceSlot, frame: Uint8Array): void {
@@ -307,7 +315,7 @@ export class PushDist implements AsyncDisposable {
     const target = this.slots[to];
     if (h.k === 'reply') {
       this.relayed.delete(h.id);
-      if (target && !target.dead) this.sendTo(target, frame);
+      if (target && !target.dead) this.relay(slot, target, frame);
       return;
     }
     if (!target || target.dead) {
@@ -318,7 +326,7 @@ export class PushDist implements AsyncDisposable {
       return;
     }
     this.relayed.set(h.id, { from: slot.index, to: target.index });
-    this.sendTo(target, frame);
+    this.relay(slot, target, frame);
   }
 
   private onWorkerDeath(slot: DeviceSlot, reason: string): void {

@@ -13,6 +13,35 @@ import type { CreateArgs, ParticleSnapshot } from './worker-api';
 
 export type LossSpec = string | Loss;
 
+/** What a group step does with a particle whose loss or gradient is NaN or infinite. */
+export type NonFinitePolicy = 'stop' | 'skip' | 'reinit';
+export const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['stop', 'skip', 'reinit'];
+
+/** A particle's loss or gradient was not finite and the policy is 'stop'. */
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+  constructor(
+    readonly pid: number,
+    readonly loss: number,
+  ) {
+    super(`particle ${pid}: loss is ${Number.isNaN(loss) ? 'NaN' : loss} or its gradient is not finite`);
+  }
+}
+
+/** A particle skipped or re-initialised by a group step. */
+export interface NonFiniteEvent {
+  pid: number;
+  loss: number;
+  action: 'skip' | 'reinit';
+}
+
+export interface StoreStepOptions extends GroupStepOptions {
+  /** Default 'stop': throw NonFiniteLossError before any particle is updated. */
+  nonFinite?: NonFinitePolicy;
+  /** Receives the particles skipped or re-initialised. */
+  onNonFinite?: (e: NonFiniteEvent) => void;
+}
+
 interface Placement {
   group: ParticleGroup;
   row: number;
@@ -23,6 +52,11 @@ export interface StoreStats {
   resident: number;
   swaps: number;
   bytesPerParticle: number;
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
 }
 
 export class ParticleStore {
@@ -159,7 +193,7 @@ export class ParticleStore {
    * per group, in chunks of at most cacheSize resident particles.
    * `batches` is one shared batch or one per particle (same order as pids).
    */
-  groupStep(pids: readonly number[], batches: Batch | readonly Batch[], loss: LossSpec, opts: GroupStepOptions = {}): Float32Array {
+  groupStep(pids: readonly number[], batches: Batch | readonly Batch[], loss: LossSpec, opts: StoreStepOptions = {}): Float32Array {
     const lossFn = parseLoss(loss);
     const losses = new Float32Array(pids.length);
     const chunk = this.cacheSize > 0 ? this.cacheSize : pids.length;
@@ -181,12 +215,42 @@ export class ParticleStore {
           dropoutSeeds: opts.dropoutSeeds && ks.map((k) => opts.dropoutSeeds![k]),
           outputOffsets: opts.outputOffsets && ks.map((k) => opts.outputOffsets![k]),
         };
-        const l = group.step(rows, b, lossFn, sub);
+        const l = group.computeGrads(rows, b, lossFn, sub);
         ks.forEach((k, i) => (losses[k] = l[i]));
+        const good = this.screenNonFinite(group, rows, ks.map((k) => pids[k]), l, opts);
+        if (good.length) {
+          // One fused optimizer update over the rows whose loss and gradient are finite.
+          const direction = new Float32Array(good.length * group.n);
+          good.forEach((r, i) => direction.set(group.row(r).grads, i * group.n));
+          group.applyUpdate(good, direction, { ascent: opts.ascent });
+        }
       }
       for (const k of idx) this.invalidate(pids[k]);
     }
     return losses;
+  }
+
+  /** Rows whose loss and gradient are finite; handles the others by policy. */
+  private screenNonFinite(group: ParticleGroup, rows: number[], pids: number[], losses: Float32Array, opts: StoreStepOptions): number[] {
+    const good: number[] = [];
+    rows.forEach((r, i) => {
+      if (Number.isFinite(losses[i]) && allFinite(group.row(r).grads)) {
+        good.push(r);
+        return;
+      }
+      const policy = opts.nonFinite ?? 'stop';
+      if (policy === 'stop') throw new NonFiniteLossError(pids[i], losses[i]);
+      if (policy === 'reinit') {
+        const row = group.row(r);
+        row.meta.seed = (row.meta.seed * 1664525 + 1013904223) >>> 0; // a fresh draw, still determined by the run's seed
+        this.network.initParams(row.meta.seed, row.params);
+        row.grads.fill(0);
+        row.slots.forEach((s) => s.fill(0));
+        row.meta.step = 0;
+      }
+      opts.onNonFinite?.({ pid: pids[i], loss: losses[i], action: policy });
+    });
+    return good;
   }
 
   zeroGrad(pid: number): void {

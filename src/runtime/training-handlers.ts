@@ -6,6 +6,8 @@ import { PushInputError } from '../util/errors';
 import { Rng, deriveSeed } from '../util/rng';
 import { tf } from '../util/tf';
 import type { Particle } from './particle';
+import type { Batch } from '../nn';
+import { NonFiniteEvent, NonFiniteLossError, NonFinitePolicy, StoreStepOptions } from './particle-store';
 
 export interface DeviceData {
   x: Float32Array;
@@ -27,6 +29,21 @@ export interface EpochPlan {
   seed: number;
   /** Per-particle resample of the training set with replacement (row = pid's bootstrap seed). */
   bootstrapSeeds?: number[];
+  /** A NaN or infinite loss: stop (default, an error naming particle, epoch and step), skip the update, or re-initialise. */
+  onNan?: NonFinitePolicy;
+}
+
+/** A particle skipped or re-initialised because of a NaN or infinite loss. */
+export interface NanEvent extends NonFiniteEvent {
+  epoch: number;
+  step: number;
+}
+
+const nanEvents: NanEvent[] = [];
+
+/** The NaN events recorded since the last call (and forgets them). */
+export async function pushTakeNanEvents(): Promise<NanEvent[]> {
+  return nanEvents.splice(0);
 }
 
 // Training sets live for the worker's lifetime, keyed by name.
@@ -85,30 +102,47 @@ export async function pushTrainEpochs(p: Particle, plan: EpochPlan): Promise<num
   for (const epoch of plan.epochs) {
     const sums = new Float64Array(plan.pids.length);
     const batches = epochBatches(n, plan.batchSize, plan.seed, epoch);
-    for (const idx of batches) {
+    for (let step = 0; step < batches.length; step++) {
+      const idx = batches[step];
+      const stepOpts: StoreStepOptions = {
+        nonFinite: plan.onNan ?? 'stop',
+        onNonFinite: (e) => nanEvents.push({ ...e, epoch, step }),
+      };
       let losses: Float32Array;
       if (resamples) {
         // Bootstrap: each particle draws its own batch of rows with replacement.
         const own = resamples.map((rng) => gatherBatch(d, Int32Array.from(idx, () => rng.int(n))));
         try {
-          losses = p.store.groupStep(plan.pids, own, plan.loss);
+          losses = stepWithContext(p, plan.pids, own, plan.loss, stepOpts, epoch, step);
         } finally {
           own.forEach((b) => tf.dispose([b.x, b.y]));
         }
       } else {
         const b = gatherBatch(d, idx);
         try {
-          losses = p.store.groupStep(plan.pids, b, plan.loss);
+          losses = stepWithContext(p, plan.pids, b, plan.loss, stepOpts, epoch, step);
         } finally {
           tf.dispose([b.x, b.y]);
         }
       }
-      losses.forEach((l, k) => (sums[k] += l));
+      losses.forEach((l, k) => (sums[k] += Number.isFinite(l) ? l : 0));
     }
     out.push(Array.from(sums, (s) => s / batches.length));
     await new Promise((r) => setImmediate(r)); // let other messages (stats, get) through between epochs
   }
   return out;
+}
+
+/** A group step whose NaN error names the epoch and step. */
+function stepWithContext(p: Particle, pids: number[], b: Batch | Batch[], loss: string, opts: StoreStepOptions, epoch: number, step: number): Float32Array {
+  try {
+    return p.store.groupStep(pids, b, loss, opts);
+  } catch (err) {
+    if (err instanceof NonFiniteLossError) {
+      throw new PushInputError(`particle ${err.pid}: non-finite loss (${err.loss}) at epoch ${epoch}, step ${step}; on-nan policy "stop"`);
+    }
+    throw err;
+  }
 }
 
 /** One step of one particle on batch `batch` of epoch `epoch`: the one-by-one path. */

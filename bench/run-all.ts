@@ -1,0 +1,24 @@
+// npm run bench: every benchmark in turn; each prints its table and writes
+// bench/results/<name>.json. Pass names to run a subset: messaging, train.
+import { runMessagingBench } from './messaging';
+import { runTrainBench } from './train';
+
+const BENCHES: Record<string, () => Promise<unknown>> = {
+  messaging: runMessagingBench,
+  train: () => runTrainBench(process.argv.includes('--quick')),
+};
+
+async function main(): Promise<void> {
+  const asked = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  for (const name of asked.length ? asked : Object.keys(BENCHES)) {
+    const run = BENCHES[name];
+    if (!run) throw new Error(`unknown benchmark ${JSON.stringify(name)}: expected one of ${Object.keys(BENCHES).join(', ')}`);
+    console.log(`\n=== bench/${name} ===`);
+    await run();
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

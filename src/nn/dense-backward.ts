@@ -17,9 +17,10 @@
 // when P = 1 (so wasm can fuse bias and activation) else [P, 1, out].
 import { tf } from '../util/tf';
 import { Loss } from './losses';
-import { ActivationName } from './spec';
 import { dropoutMask } from './dropout';
-import { Network, applyActivation } from './network';
+import { activationGrad, applyActivation } from './activations';
+import type { Network } from './network';
+import { backendAliasesUploads, reshapeInput } from './shapes';
 
 export interface DenseOptions {
   training: boolean;
@@ -53,7 +54,7 @@ export function denseBatch(network: Network, x: tf.Tensor, stacked = false): Den
     ? x.rank === 3 && x.shape[2] === flatIn
       ? x
       : tf.reshape(x, [x.shape[0], x.shape[1] as number, flatIn])
-    : tf.reshape(x, [1, x.shape[0], flatIn]);
+    : tf.reshape(reshapeInput(x, [flatIn]), [1, x.shape[0], flatIn]);
   const batch = x3.shape[1] as number;
   return { x: x3, xT: tf.transpose(x3, [0, 2, 1]), ones: tf.ones([1, 1, batch]) };
 }
@@ -72,8 +73,7 @@ export interface DenseParams {
  */
 export function uploadDenseParams(network: Network, rows: readonly Float32Array[], withTransposed = true): DenseParams {
   const P = rows.length;
-  // The cpu backend keeps the array it is given; copy so later row updates cannot reach it.
-  const copy = tf.getBackend() === 'cpu';
+  const copy = backendAliasesUploads();
   const tensors = network.layout.map((e) => {
     if (P === 1) {
       const view = rows[0].subarray(e.offset, e.offset + e.size);
@@ -175,7 +175,8 @@ export function denseLossAndGrad(
   const out = opts.outputOffset ? tf.add(output, opts.outputOffset) : output;
   const losses = Float32Array.from(loss.valueOf(out, target).dataSync());
   let d = loss.gradOf(out, target);
-  for (let i = plan.length - 1; i >= 0; i--) {
+  const firstDense = plan.findIndex((step) => step.kind === 'dense');
+  for (let i = plan.length - 1; i >= firstDense; i--) {
     const step = plan[i];
     const s = saved[i];
     if (step.kind === 'dense') {
@@ -183,7 +184,7 @@ export function denseLossAndGrad(
       const inputT = s.input === batch.x ? batch.xT : tf.transpose(s.input!, [0, 2, 1]);
       writeGrad(bmm(inputT, d), gradRows, network.layout[step.param].offset);
       writeGrad(bmm(batch.ones, d), gradRows, network.layout[step.param + 1].offset);
-      if (i > 0) d = bmm(d, params.transposed[step.param]!);
+      if (i > firstDense) d = bmm(d, params.transposed[step.param]!); // no input gradient below the first layer
     } else if (step.kind === 'activation') {
       d = activationGrad(step.name, d, s.output, s.pre);
     } else if (s.mask) {
@@ -213,28 +214,4 @@ function concatRows(parts: Float32Array[]): Float32Array {
     o += p.length;
   }
   return out;
-}
-
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/** d * activation'(pre), from the output where that is cheaper (as tfjs's own gradients do). */
-function activationGrad(name: ActivationName, d: tf.Tensor, output: tf.Tensor, pre?: tf.Tensor): tf.Tensor {
-  switch (name) {
-    case 'relu':
-      return tf.mul(d, tf.step(output));
-    case 'sigmoid':
-      return tf.mul(d, tf.mul(output, tf.sub(1, output)));
-    case 'tanh':
-      return tf.mul(d, tf.sub(1, tf.square(output)));
-    case 'elu':
-      if (tf.getKernel('EluGrad', tf.getBackend())) return tf.engine().runKernel('EluGrad', { dy: d, y: output }) as tf.Tensor;
-      return tf.where(tf.greaterEqual(output, 0), d, tf.mul(d, tf.add(output, 1)));
-    case 'gelu': {
-      // gelu'(a) = Phi(a) + a * phi(a)
-      const a = pre!;
-      const cdf = tf.mul(tf.add(tf.erf(tf.mul(a, Math.SQRT1_2)), 1), 0.5);
-      const pdf = tf.mul(tf.exp(tf.mul(tf.square(a), -0.5)), INV_SQRT_2PI);
-      return tf.mul(d, tf.add(cdf, tf.mul(a, pdf)));
-    }
-  }
 }

@@ -13,6 +13,7 @@ import { tf } from '../util/tf';
 import { PushInputError, describeValue } from '../util/errors';
 import { deriveSeed } from '../util/rng';
 import { Network } from './network';
+import { reshapeInput } from './shapes';
 import { Loss, LossName, parseLoss } from './losses';
 import { FusedOptimizer, OptimizerConfig, OptimizerInput, RowUpdate, createOptimizer } from './optimizers';
 import { SchedulerConfig, SchedulerInput, lrAt, parseSchedulerConfig } from './schedulers';
@@ -123,6 +124,12 @@ export class ParticleGroup {
       throw new PushInputError(`batchedMatmul ${describeValue(this.batchedOption)}: expected true, false or "auto"`);
     }
     this.gradientMethod = opts.gradientMethod ?? 'auto';
+    if (this.gradientMethod === 'explicit' && !network.isDenseStack) {
+      throw new PushInputError('gradientMethod "explicit" needs a dense stack (dense, activations, dropout, flatten)');
+    }
+    if (!['auto', 'explicit', 'autodiff'].includes(this.gradientMethod)) {
+      throw new PushInputError(`gradientMethod ${describeValue(this.gradientMethod)}: expected "auto", "explicit" or "autodiff"`);
+    }
     this.baseSeed = opts.seed ?? 0;
     this.capacity = Math.max(1, opts.initialCapacity ?? 4);
     this.paramBuf = new Float32Array(this.capacity * this.n);
@@ -269,7 +276,8 @@ export class ParticleGroup {
       );
     }
     return tf.tidy(() => {
-      const x3 = denseBatch(this.network, x).x;
+      const flatIn = this.network.inputShape.reduce((a, b) => a * b, 1);
+      const x3 = tf.reshape(reshapeInput(x, [flatIn]), [1, x.shape[0], flatIn]);
       const outs = this.usesBatchedMatmul()
         ? [denseForward(this.network, this.uploadRows(rows, false), x3, { training, dropoutSeeds: seeds }).output]
         : rows.map((r, k) => denseForward(this.network, this.uploadRows([r], false), x3, { training, dropoutSeeds: [seeds[k]] }).output);

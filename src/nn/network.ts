@@ -11,10 +11,12 @@
 // in flat order from `new Rng(seed)`, so the same seed gives the same weights on
 // every backend.
 import { tf } from '../util/tf';
-import { PushInputError } from '../util/errors';
 import { Rng } from '../util/rng';
 import { ActivationName, LayersModelSpec, ModelSpec, Padding, SequentialSpec, layerOutputShapes, pair, validateSpec } from './spec';
 import { dropoutMask, nextFallbackDropoutSeed } from './dropout';
+import { applyActivation } from './activations';
+import { denseForward } from './dense-backward';
+import { backendAliasesUploads, checkRowLength, reshapeInput } from './shapes';
 import { ensureWasmConvFilterGrad } from './wasm-kernels';
 
 export interface ParamEntry {
@@ -180,6 +182,7 @@ export class SequentialNetwork implements Network {
   forward(params: tf.Tensor[], x: tf.Tensor, opts: ForwardOptions = {}): tf.Tensor {
     const training = opts.training ?? false;
     const seed = training && this.hasDropout ? (opts.dropoutSeed ?? nextFallbackDropoutSeed()) : 0;
+    if (this.isDenseStack && !taping()) return tf.tidy(() => this.forwardDenseStack(params, x, training, seed));
     return tf.tidy(() => {
       const batch = x.shape[0];
       let h = reshapeInput(x, this.isDenseStack ? [this.inputShape.reduce((a, b) => a * b, 1)] : this.inputShape);
@@ -211,6 +214,16 @@ export class SequentialNetwork implements Network {
     });
   }
 
+  /** Untaped dense stacks: direct kernels on rank-3 tensors (2 kernels per layer instead of 5). */
+  private forwardDenseStack(params: tf.Tensor[], x: tf.Tensor, training: boolean, seed: number): tf.Tensor {
+    const flatIn = this.inputShape.reduce((a, b) => a * b, 1);
+    const batch = x.shape[0];
+    const x3 = tf.reshape(reshapeInput(x, [flatIn]), [1, batch, flatIn]);
+    const tensors = params.map((t, i) => (this.layout[i].kind === 'bias' ? t : tf.reshape(t, [1, ...t.shape])));
+    const out = denseForward(this, { tensors, transposed: [] }, x3, { training, dropoutSeeds: [seed] }).output;
+    return tf.reshape(out, [batch, this.outputSize]);
+  }
+
   valueAndGrads(params: tf.Tensor[], x: tf.Tensor, lossOfOutput: (output: tf.Tensor) => tf.Scalar, opts: ForwardOptions = {}) {
     // Fix the dropout seed outside the taped function so forward sees one seed.
     const fixed: ForwardOptions = { ...opts, dropoutSeed: opts.training && this.hasDropout ? (opts.dropoutSeed ?? nextFallbackDropoutSeed()) : 0 };
@@ -223,19 +236,17 @@ export class SequentialNetwork implements Network {
 }
 
 /**
- * True inside tf.grads/valueAndGrads. tfjs 4.22's fused ops leak two tensors per call
- * when taped (their customGrad path, on every backend), so taped passes use plain ops.
+ * True inside tf.grads/valueAndGrads. Taped passes use plain ops: tfjs's fused ops are
+ * customGrad ops there, and with the IS_TEST flag on (users may set it) tfjs's per-kernel
+ * leak check counts the tensors a customGrad op saves for backprop as leaks and throws.
  */
 function taping(): boolean {
   return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 }
 
-/** Dense layer: x @ W + b with an optional fused activation. Works for [B,in]@[in,out] and stacked [P,B,in]@[P,in,out]. */
-export function denseLayer(h: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, activation: FusedActivation | null): tf.Tensor {
-  // wasm's fused matMul takes only a rank-1 bias; stacked particles have [P, 1, out].
-  if (!taping() && (bias.rank === 1 || tf.getBackend() !== 'wasm')) {
-    return tf.fused.matMul({ a: h, b: weight, bias, activation: activation ?? 'linear' });
-  }
+/** Dense layer [B, in] @ [in, out] + bias, with an optional fused activation. */
+function denseLayer(h: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, activation: FusedActivation | null): tf.Tensor {
+  if (!taping()) return tf.fused.matMul({ a: h, b: weight, bias, activation: activation ?? 'linear' });
   const pre = tf.add(tf.matMul(h, weight), bias);
   return activation ? applyActivation(activation, pre) : pre;
 }
@@ -255,44 +266,12 @@ function conv2dLayer(
   return activation ? applyActivation(activation, pre) : pre;
 }
 
-const SQRT1_2 = Math.SQRT1_2;
-
-export function applyActivation(name: ActivationName, h: tf.Tensor): tf.Tensor {
-  switch (name) {
-    case 'relu':
-      return tf.relu(h);
-    case 'tanh':
-      return tf.tanh(h);
-    case 'elu':
-      return tf.elu(h);
-    case 'sigmoid':
-      return tf.sigmoid(h);
-    case 'gelu': // exact GELU (PyTorch's default): 0.5 x (1 + erf(x / sqrt 2))
-      return tf.mul(tf.mul(h, 0.5), tf.add(tf.erf(tf.mul(h, SQRT1_2)), 1));
-  }
-}
-
 /** Per-layout tensors from a flat row. Copies on backends that would otherwise alias the row. */
 export function materializeLayout(layout: readonly ParamEntry[], row: Float32Array): tf.Tensor[] {
-  // The cpu backend keeps the array it is given; the row changes under the optimizer, so copy.
-  const aliases = tf.getBackend() === 'cpu';
+  const aliases = backendAliasesUploads();
   return layout.map((e) => {
     const view = row.subarray(e.offset, e.offset + e.size);
     return tf.tensor(aliases ? view.slice() : view, e.shape, 'float32');
   });
 }
 
-/** x as [B, ...shape], reshaping a flat [B, prod(shape)] input. */
-export function reshapeInput(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
-  const batch = x.shape[0];
-  const perExample = shape.reduce((a, b) => a * b, 1);
-  if (x.rank === shape.length + 1 && shape.every((d, i) => x.shape[i + 1] === d)) return x;
-  if (x.rank >= 1 && x.size === batch * perExample) return tf.reshape(x, [batch, ...shape]);
-  throw new PushInputError(`input shape [${x.shape.join(', ')}]: expected [batch, ${shape.join(', ')}]`);
-}
-
-export function checkRowLength(row: Float32Array, n: number, what: string): void {
-  if (!(row instanceof Float32Array) || row.length !== n) {
-    throw new PushInputError(`${what} has ${row instanceof Float32Array ? row.length : typeof row} values: expected a Float32Array of ${n}`);
-  }
-}

@@ -44,8 +44,10 @@ let quieted = false;
 /** Select and initialise a backend in this thread or process. */
 export async function useBackend(name: BackendName, opts: { gpu?: boolean } = {}): Promise<void> {
   if (!quieted) {
-    // tfjs prints a banner recommending tfjs-node when running in Node; we choose backends ourselves.
-    tf.env().set('IS_TEST', true);
+    // PROD silences tfjs's banner recommending tfjs-node (we choose backends
+    // ourselves) and skips its per-kernel debug checks. (IS_TEST would also
+    // silence it, but turns on a leak check that misfires on customGrad ops.)
+    tf.env().set('PROD', true);
     quieted = true;
   }
   if (name === 'tensorflow') {

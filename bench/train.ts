@@ -1,10 +1,15 @@
 // bench/train: the seed workload (Push tutorial): BiggerNN(10, 20), 1280 inputs
 // x ~ N(0, I), y ~ N(0, 1), batch 128, 10 epochs, Adam lr 0.01, MSE.
 // ms per particle-step (one optimizer step of one particle on one batch) for
-// P = 1..32 on cpu:0 and on cpu:0,cpu:1, stacked (one message per device per
-// run of epochs, one fused update per group step) versus one-by-one (Push's
-// way: one message and one step per particle per batch), plus an MLP
-// 784-256-256-10, and the PyTorch reference loop when torch is installed.
+// P = 1..32 on cpu:0 and on cpu:0,cpu:1, in three modes:
+//   stacked     one message per device for all epochs, one fused optimizer
+//               update per group step (what the built-in algorithms use);
+//   one-by-one  one message and one p.step per particle per batch, through our
+//               per-particle API (explicit backward, flat fused optimizer);
+//   push-style  one message per particle per batch, autodiff tape and a tfjs
+//               Adam per particle over per-layer variables: Push ported to tfjs.
+// Plus an MLP 784-256-256-10, and the PyTorch reference loop when torch is
+// installed (/usr/bin/python3 with torch: apt-get install python3-torch).
 // Run: npm run build && node dist/bench/train.js [--quick]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -70,12 +75,14 @@ async function run(w: Workload, P: number, devices: string, mode: Mode): Promise
       lastLoss = results[0][EPOCHS - 1][0];
     } else {
       for (let epoch = 0; epoch < EPOCHS; epoch++) {
+        let epochSum = 0;
         for (let batch = 0; batch < N / BATCH; batch++) {
           const losses = await Promise.all(
             dist.particleIds().map((pid) => dist.launch<number>(pid, mode === 'push-style' ? 'pushStyleStep' : 'pushStepOne', { key: 'train', epoch, batch, batchSize: BATCH, loss: w.loss, seed: 5 })),
           );
-          lastLoss = losses[0];
+          epochSum += losses[0];
         }
+        lastLoss = epochSum / (N / BATCH); // particle 0's mean loss over the epoch, as stacked reports it
       }
     }
     return { ms: performance.now() - t0, loss: lastLoss };

@@ -71,6 +71,7 @@ export class PushDist implements AsyncDisposable {
   private readonly pidDevice: number[] = [];
   private readonly relayPool = new RelayBufferPool();
   private readonly particleReady: Promise<unknown>[] = [];
+  private readonly createArgs: CreateArgs[] = [];
   private nextDevice = 0;
   private closed = false;
   private closing?: Promise<void>;
@@ -80,12 +81,30 @@ export class PushDist implements AsyncDisposable {
     private readonly opts: PushDistOptions,
   ) {
     this.slots = plans.map((plan, index) => {
-      const link = plan.transport === 'thread' ? new ThreadLink(plan.env) : new ProcessLink(plan.env, this.relayPool);
-      const slot: DeviceSlot = { index, device: plan.device, plan, link, particles: [], messages: 0, bytesIn: 0, bytesOut: 0 };
-      link.onFrame((f) => this.onWorkerFrame(slot, f));
-      link.onDeath((reason) => this.onWorkerDeath(slot, reason));
+      const slot = { index, device: plan.device, plan, particles: [], messages: 0, bytesIn: 0, bytesOut: 0 } as unknown as DeviceSlot;
+      this.startWorker(slot);
       return slot;
     });
+  }
+
+  private startWorker(slot: DeviceSlot): void {
+    const link = slot.plan.transport === 'thread' ? new ThreadLink(slot.plan.env) : new ProcessLink(slot.plan.env, this.relayPool);
+    slot.link = link;
+    slot.dead = undefined;
+    link.onFrame((f) => this.onWorkerFrame(slot, f));
+    link.onDeath((reason) => this.onWorkerDeath(slot, reason));
+  }
+
+  private initArgs(slot: DeviceSlot): InitArgs {
+    return {
+      deviceIndex: slot.index,
+      device: slot.device.name,
+      backend: slot.plan.backend,
+      nativePackage: slot.plan.nativePackage,
+      handlers: toHandlerUrls(this.opts.handlers),
+      cacheSize: this.opts.cacheSize ?? 0,
+      model: this.opts.model,
+    };
   }
 
   static async create(opts: PushDistOptions): Promise<PushDist> {
@@ -99,23 +118,10 @@ export class PushDist implements AsyncDisposable {
     }
     const plans = devices.map((d) => planWorker(d, { backend: opts.backend, isolation: opts.isolation }));
     checkNativePackages(plans);
-    const handlerUrls = toHandlerUrls(opts.handlers);
+    toHandlerUrls(opts.handlers);
     const dist = new PushDist(plans, opts);
     try {
-      await Promise.all(
-        dist.slots.map((slot) => {
-          const args: InitArgs = {
-            deviceIndex: slot.index,
-            device: slot.device.name,
-            backend: slot.plan.backend,
-            nativePackage: slot.plan.nativePackage,
-            handlers: handlerUrls,
-            cacheSize: opts.cacheSize ?? 0,
-            model: opts.model,
-          };
-          return dist.control(slot, 'init', args);
-        }),
-      );
+      await Promise.all(dist.slots.map((slot) => dist.control(slot, 'init', dist.initArgs(slot))));
     } catch (err) {
       await dist.close();
       throw err;
@@ -152,6 +158,7 @@ export class PushDist implements AsyncDisposable {
       state: opts.state ?? {},
       snapshot: opts.snapshot,
     };
+    this.createArgs.push(args);
     const ready = this.control(slot, 'create', args);
     ready.catch(() => undefined); // surfaced by the next launch or wait on this particle
     this.particleReady.push(ready);
@@ -228,6 +235,35 @@ export class PushDist implements AsyncDisposable {
         return { ...s, ...base };
       }),
     );
+  }
+
+  /** Whether a device's worker has died (and why). */
+  deadDevices(): { device: string; reason: string; particles: number[] }[] {
+    return this.slots.filter((s) => s.dead).map((s) => ({ device: s.device.name, reason: s.dead!, particles: [...s.particles] }));
+  }
+
+  /**
+   * Starts a new worker for a dead device and recreates its particles, from the
+   * given snapshots (for example the last checkpoint) or else from their seeds.
+   * Data sets and handler state that lived in the old worker are gone.
+   */
+  async restartDevice(device: string, snapshots: ReadonlyMap<number, ParticleSnapshot> = new Map()): Promise<void> {
+    this.assertOpen();
+    const slot = this.slots.find((s) => s.device.name === device);
+    if (!slot) throw new PushInputError(`device ${JSON.stringify(device)} is not one of this run's devices: ${this.devices.join(', ')}`);
+    if (!slot.dead) throw new PushInputError(`device ${device} is alive: only a dead device can be restarted`);
+    await slot.link.close(0).catch(() => undefined);
+    this.startWorker(slot);
+    await this.control(slot, 'init', this.initArgs(slot));
+    await Promise.all(
+      slot.particles.map((pid) => {
+        const args = { ...this.createArgs[pid], snapshot: snapshots.get(pid) ?? this.createArgs[pid].snapshot };
+        const ready = this.control(slot, 'create', args);
+        this.particleReady[pid] = ready;
+        return ready;
+      }),
+    );
+    await this.control(slot, 'roster', [...this.pidDevice]);
   }
 
   /** The OS process id of a device's worker, for process-isolated devices. */

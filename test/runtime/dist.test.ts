@@ -152,3 +152,25 @@ describe('create-time errors', () => {
     await expect(PushDist.create({ devices: 'cpu:0', model: { format: 'nope' } })).rejects.toThrow(PushInputError);
   });
 });
+
+describe('restarting a dead device', () => {
+  test('a killed process device restarts with its particles restored from snapshots', async () => {
+    const dist = await PushDist.create({ devices: 'cpu:0,cpu:1', model: SMALL_MODEL, handlers: HANDLERS, isolation: 'process' });
+    try {
+      for (let i = 0; i < 4; i++) dist.createParticle();
+      const saved = new Map([[1, await dist.snapshot(1)]]);
+      const fresh3 = await dist.parameters(3);
+      process.kill(dist.workerPid('cpu:1')!, 'SIGKILL');
+      await expect(dist.launch(1, 'hang')).rejects.toThrow(/cpu:1 worker died/);
+      expect(dist.deadDevices()).toEqual([{ device: 'cpu:1', reason: 'its process was killed by SIGKILL', particles: [1, 3] }]);
+      await expect(dist.restartDevice('cpu:0')).rejects.toThrow(/cpu:0 is alive/);
+      await dist.restartDevice('cpu:1', saved);
+      expect(dist.deadDevices()).toEqual([]);
+      expect(Array.from(await dist.parameters(1))).toEqual(Array.from(saved.get(1)!.params));
+      expect(Array.from(await dist.parameters(3))).toEqual(Array.from(fresh3)); // re-created from its seed
+      expect(await dist.launch(0, 'relay', 3, 'whoami')).toMatchObject({ pid: 3, device: 'cpu:1' });
+    } finally {
+      await dist.close();
+    }
+  });
+});

@@ -1,11 +1,13 @@
 // npm run bench: every benchmark in turn; each prints its table and writes
-// bench/results/<name>.json. Pass names to run a subset: messaging, train.
+// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes.
 import { runMessagingBench } from './messaging';
 import { runTrainBench } from './train';
+import { runBayesBench } from './bayes';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   messaging: runMessagingBench,
   train: () => runTrainBench(process.argv.includes('--quick')),
+  bayes: () => runBayesBench(process.argv.includes('--quick')),
 };
 
 async function main(): Promise<void> {

@@ -11,6 +11,8 @@ export { parseDevice, parseDeviceList } from './runtime/devices';
 export type { Device } from './runtime/devices';
 export * as nn from './nn';
 export * as data from './data';
+export * as bayes from './bayes';
+export { trainDeepEnsemble, trainMultiSWAG, trainSVGD, trainMCDropout, Posterior } from './bayes';
 export { PushInputError, PushWorkerError, PushHandlerError, PushTimeoutError } from './util/errors';
 export { Rng, deriveSeed, particleSeed } from './util/rng';
 export { tf, useBackend } from './util/tf';

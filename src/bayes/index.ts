@@ -1,0 +1,39 @@
+// Public API of push-ens's Bayesian layer: the four algorithms, the Posterior
+// they return (predict, evaluate, save/load), data and option types, and the
+// pure maths (metrics, the predictive reducer, SWAG moments, SVGD directions).
+export { trainDeepEnsemble } from './ensemble';
+export { trainMultiSWAG } from './multiswag';
+export { trainSVGD } from './svgd-train';
+export { trainMCDropout, withDropout } from './mcdropout';
+export { Posterior } from './posterior';
+export type {
+  PosteriorInfo,
+  PredictOptions,
+  EvaluateOptions,
+  EvaluationResult,
+  LoadOptions,
+  Metrics,
+  DataRecord,
+  AlgorithmOptions,
+} from './posterior';
+export { ALGORITHM_NAMES } from './options';
+export type {
+  AlgorithmName,
+  CommonTrainOptions,
+  EnsembleOptions,
+  MultiSwagOptions,
+  SvgdTrainOptions,
+  McDropoutOptions,
+  EpochReport,
+  CheckpointOptions,
+  ResolvedCommon,
+  ResolvedEnsemble,
+  ResolvedSwag,
+  ResolvedSvgd,
+  ResolvedMcDropout,
+} from './options';
+export { normalizeData, fitDataToModel, readInputs, readTargets } from './data';
+export type { DataInput, ArrayInput, NestedNumbers, TensorLike, XYInput, ArrayData, TrainingData } from './data';
+export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, readCheckpointDir } from './checkpoint-dir';
+export type { TimingReport } from './cluster';
+export * from './math-index';

@@ -1,0 +1,53 @@
+// Starting a cluster of particles: fresh from seeds, or restored from saved
+// states (checkpoints, resumed runs), with the training data and per-particle
+// algorithm configuration sent to every device.
+import { createOptimizer } from '../nn/optimizers';
+import { ClusterOptions, ParticleCluster } from './cluster';
+import type { ArrayData } from './data';
+import type { ParticleConfig } from './handlers';
+import type { ResolvedCommon } from './options';
+import { ParticleState, snapshotOf } from './particle-state';
+
+export interface LaunchPlan {
+  cluster: ClusterOptions;
+  common: ResolvedCommon;
+  seeds: readonly number[];
+  /** Saved states to restore (one per seed); fresh particles when absent. */
+  states?: readonly ParticleState[];
+  /** Training data, kept on every device under `key`. */
+  data?: { key: string; data: ArrayData };
+  /** Per-particle algorithm configuration (prior, SWAG, bootstrap, lr). */
+  configs?: readonly ParticleConfig[];
+}
+
+/** Names of the optimizer's state buffers, in checkpoint order. */
+export function optimizerSlotNames(common: ResolvedCommon): readonly string[] {
+  return createOptimizer(common.optimizer).slotNames;
+}
+
+export async function launchCluster(plan: LaunchPlan): Promise<ParticleCluster> {
+  const cluster = await ParticleCluster.start(plan.cluster);
+  try {
+    cluster.createParticles(
+      plan.seeds.map((seed, k) => {
+        const s = plan.states?.[k];
+        return {
+          seed,
+          optimizer: s ? { ...plan.common.optimizer, lr: s.lr } : plan.common.optimizer,
+          scheduler: plan.common.scheduler,
+          snapshot: s && snapshotOf(s),
+        };
+      }),
+    );
+    if (plan.data) await cluster.setData(plan.data.key, plan.data.data);
+    const configs = plan.configs;
+    if (configs && configs.length > 0) {
+      const byPid = new Map(configs.map((c) => [c.pid, c]));
+      await cluster.eachDevice('bayesConfigure', (pids) => ({ particles: pids.flatMap((pid) => byPid.get(pid) ?? []) }));
+    }
+    return cluster;
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+// MC dropout (Gal & Ghahramani 2016), several particles: trained with dropout
+// on; at prediction every particle makes `numSamples` passes with dropout on,
+// each with its own masks. A model without dropout gets a dropout layer after
+// each hidden activation, so any MLP works.
+import { PushInputError } from '../util/errors';
+import { compileModel } from '../nn';
+import type { LayerSpec, ModelSpec, SequentialSpec } from '../nn/spec';
+import { ACTIVATIONS } from '../nn/spec';
+import { McDropoutOptions, resolveMcDropout } from './options';
+import type { Posterior } from './posterior';
+import { runTraining, stackedEpoch } from './training';
+
+/** The model with dropout at `rate` after every activation that has layers after it; unchanged if it has dropout. */
+export function withDropout(spec: ModelSpec, rate: number): ModelSpec {
+  const net = compileModel(spec);
+  const has = net.hasDropout;
+  net.dispose();
+  if (has) return spec;
+  if (spec.format !== 'push-ens/sequential') {
+    throw new PushInputError('mcdropout needs dropout layers: this tfjs-layers model has none (add Dropout layers, or use a push-ens sequential spec)');
+  }
+  const layers: LayerSpec[] = [];
+  let added = 0;
+  spec.layers.forEach((layer, i) => {
+    layers.push(layer);
+    if ((ACTIVATIONS as readonly string[]).includes(layer.type) && i < spec.layers.length - 1) {
+      layers.push({ type: 'dropout', rate });
+      added++;
+    }
+  });
+  if (added === 0) throw new PushInputError('mcdropout needs a model with hidden activations (dropout goes after each) or dropout layers: this model has neither');
+  return { ...(spec as SequentialSpec), layers };
+}
+
+/** Trains `particles` MC-dropout networks. */
+export function trainMCDropout(options: McDropoutOptions): Promise<Posterior> {
+  return runTraining(options, (_common, model) => {
+    const o = resolveMcDropout(options);
+    return {
+      algorithm: 'mcdropout',
+      options: o,
+      model: withDropout(model, o.dropout),
+      resumeKeys: ['dropout'],
+      configure: () => ({}),
+      runEpoch: (ctx, epoch) => stackedEpoch(ctx, epoch),
+    };
+  });
+}

@@ -1,0 +1,68 @@
+// SVGD (Liu & Wang 2016) on the runtime. Each step: every device computes its
+// particles' loss gradients on the shared batch (no update) and sends back
+// parameters and gradients, one message per device; the coordinator (the
+// leader) forms grad log p, the Stein directions phi with the RBF kernel, and
+// sends each device its rows, which it applies as an ascent step with each
+// particle's optimizer, in the same message that asks for the next gradients.
+import type { ModelSpec } from '../nn/spec';
+import type { SvgdRoundResult } from './handlers';
+import { ResolvedSvgd, SvgdTrainOptions, resolveSvgd } from './options';
+import type { Posterior } from './posterior';
+import { svgdDirection, svgdLogPosteriorGrad } from './svgd';
+import { AlgorithmDriver, RunContext, runTraining } from './training';
+
+async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promise<number[]> {
+  const { cluster, common, numParams: n, trainSize } = ctx;
+  const P = cluster.numParticles;
+  const groups = cluster.deviceGroups();
+  const index = new Map(groups.map((g, i) => [g.device, i]));
+  const steps = Math.ceil(trainSize / common.batchSize);
+  const sums = new Float64Array(P);
+  let phiOf: Float32Array[] | undefined;
+  for (let b = 0; b <= steps; b++) {
+    const last = b === steps;
+    const replies = await cluster.timedRound<SvgdRoundResult>('bayesSvgdRound', (pids, device) => ({
+      pids,
+      phi: phiOf?.[index.get(device)!],
+      stepScheduler: last,
+      batch: last ? undefined : { key: ctx.dataKey, epoch, index: b, batchSize: common.batchSize, batchSeed: ctx.batchSeed, loss: common.loss },
+    }));
+    if (last) break;
+    const t0 = performance.now();
+    const thetas = new Float32Array(P * n);
+    const gradLogP = new Float32Array(P * n);
+    groups.forEach(({ pids }, g) => {
+      const r = replies[g];
+      pids.forEach((pid, j) => {
+        const theta = r.params!.subarray(j * n, (j + 1) * n);
+        thetas.set(theta, pid * n);
+        gradLogP.set(svgdLogPosteriorGrad(r.grads!.subarray(j * n, (j + 1) * n), theta, { N: trainSize, temperature: o.temperature, priorStd: o.priorStd }), pid * n);
+        sums[pid] += r.losses![j];
+      });
+    });
+    const { phi } = svgdDirection(thetas, gradLogP, P, n, { bandwidth: o.bandwidth, repulsive: o.repulsive });
+    phiOf = groups.map(({ pids }) => {
+      const rows = new Float32Array(pids.length * n);
+      pids.forEach((pid, j) => rows.set(phi.subarray(pid * n, (pid + 1) * n), j * n));
+      return rows;
+    });
+    cluster.timing.addLeader(performance.now() - t0);
+  }
+  return Array.from(sums, (s) => s / steps);
+}
+
+function svgdDriver(o: ResolvedSvgd, model: ModelSpec): AlgorithmDriver {
+  return {
+    algorithm: 'svgd',
+    options: o,
+    model,
+    resumeKeys: ['temperature', 'priorStd', 'bandwidth', 'repulsive'],
+    configure: () => ({}),
+    runEpoch: (ctx, epoch) => svgdEpoch(ctx, epoch, o),
+  };
+}
+
+/** Trains `particles` SVGD particles towards log p = -(N/T) mean_loss - |theta|^2 / (2 priorStd^2). */
+export function trainSVGD(options: SvgdTrainOptions): Promise<Posterior> {
+  return runTraining(options, (_common, model) => svgdDriver(resolveSvgd(options), model));
+}

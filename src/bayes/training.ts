@@ -1,0 +1,174 @@
+// The training loop every algorithm shares: validate options and data, start
+// (or resume) the particles on their devices, run the algorithm's epochs with
+// progress reports and periodic checkpoints, then estimate the noise variance,
+// evaluate the held-out split and hand back a live Posterior.
+import { PushInputError, describeValue } from '../util/errors';
+import { particleSeed } from '../util/rng';
+import { compileModel, validateSpec } from '../nn';
+import type { ModelSpec } from '../nn/spec';
+import { readCheckpointDir } from './checkpoint-dir';
+import type { ParticleCluster } from './cluster';
+import { TrainingData, dataHash, fitDataToModel, normalizeData } from './data';
+import type { EpochArgs, ParticleConfig } from './handlers';
+import { launchCluster, optimizerSlotNames } from './launch';
+import { AlgorithmName, CommonTrainOptions, ResolvedCommon, checkInt, resolveCommon } from './options';
+import { ParticleState, decodeParticles, restoredConfig } from './particle-state';
+import { AlgorithmOptions, Posterior, PosteriorInfo, infoFromManifest } from './posterior';
+import { batchOrderSeed } from './seeds';
+
+/** Key under which the training set is kept on every device. */
+export const TRAIN_DATA_KEY = 'bayes-train';
+
+export interface RunContext {
+  cluster: ParticleCluster;
+  common: ResolvedCommon;
+  dataKey: string;
+  /** Seed of the batch order (epoch e's permutation derives from (batchSeed, e)). */
+  batchSeed: number;
+  trainSize: number;
+  numParams: number;
+}
+
+/** What makes one algorithm different from the others. */
+export interface AlgorithmDriver {
+  readonly algorithm: AlgorithmName;
+  readonly options: AlgorithmOptions;
+  /** The model the particles hold (MC dropout may add dropout layers). */
+  readonly model: ModelSpec;
+  /** Option names that must match for a run to resume from a checkpoint (prediction-time options left out). */
+  readonly resumeKeys: readonly string[];
+  /** Algorithm set-up of a particle (random prior, SWAG moments, bootstrap resample). */
+  configure(pid: number, seed: number): Omit<ParticleConfig, 'pid'>;
+  /** Runs 0-based epoch `epoch`; returns each particle's mean training loss (pid order). */
+  runEpoch(ctx: RunContext, epoch: number): Promise<number[]>;
+}
+
+/** One stacked epoch on every device (one message per device); losses in pid order. */
+export async function stackedEpoch(ctx: RunContext, epoch: number, extra: Partial<EpochArgs> = {}): Promise<number[]> {
+  const replies = await ctx.cluster.timedRound<{ losses: number[]; ms: number }>('bayesTrainEpoch', (pids) => ({
+    key: ctx.dataKey,
+    pids,
+    epoch,
+    batchSize: ctx.common.batchSize,
+    loss: ctx.common.loss,
+    batchSeed: ctx.batchSeed,
+    stepScheduler: true,
+    ...extra,
+  }));
+  const losses = new Array<number>(ctx.cluster.numParticles);
+  ctx.cluster.deviceGroups().forEach(({ pids }, g) => pids.forEach((pid, j) => (losses[pid] = replies[g].losses[j])));
+  return losses;
+}
+
+function modelIO(spec: ModelSpec): { inputShape: number[]; outputSize: number; numParams: number } {
+  const net = compileModel(spec);
+  const io = { inputShape: [...net.inputShape], outputSize: net.outputSize, numParams: net.numParams };
+  net.dispose();
+  return io;
+}
+
+/** Data, options and model, checked; then the driver of the algorithm. */
+export function prepareRun(opts: CommonTrainOptions, build: (common: ResolvedCommon, model: ModelSpec) => AlgorithmDriver): { data: TrainingData; common: ResolvedCommon; driver: AlgorithmDriver } {
+  if (!opts || typeof opts !== 'object') throw new PushInputError(`training options ${describeValue(opts)}: expected an object with model and data`);
+  if (opts.model === undefined) throw new PushInputError('training options need a model spec (options.model)');
+  if (opts.data === undefined) throw new PushInputError('training options need data (options.data)');
+  const spec = validateSpec(opts.model);
+  const io = modelIO(spec);
+  const raw = normalizeData(opts.data, io.inputShape);
+  const common = resolveCommon(opts, raw.train.xShape[0], raw.task === 'classification' ? 'cross-entropy' : 'mse');
+  const data = fitDataToModel(raw, { inputShape: io.inputShape, outputSize: io.outputSize, loss: common.loss });
+  return { data, common, driver: build(common, spec) };
+}
+
+export async function runTraining(opts: CommonTrainOptions, build: (common: ResolvedCommon, model: ModelSpec) => AlgorithmDriver): Promise<Posterior> {
+  const { data, common, driver } = prepareRun(opts, build);
+  const io = modelIO(driver.model);
+  const hash = dataHash(data.train);
+  const seeds = Array.from({ length: common.particles }, (_, k) => particleSeed(common.seed, k));
+  const resumed = opts.resumeFrom !== undefined ? openResume(opts.resumeFrom, { driver, common, hash, numParams: io.numParams }) : undefined;
+  const priorBeta = driver.algorithm === 'ensemble' ? (driver.options as { priorBeta: number | null }).priorBeta : null;
+  const configs: ParticleConfig[] = seeds.map((seed, pid) => {
+    const fresh: ParticleConfig = { pid, ...driver.configure(pid, seed) };
+    // Restored particles keep their saved lr, prior and SWAG moments; bootstrap resamples re-derive from seeds.
+    return resumed ? { ...fresh, ...restoredConfig(pid, resumed.states[pid], priorBeta) } : fresh;
+  });
+  const every = opts.checkpoint ? checkInt(opts.checkpoint.every ?? 1, 'checkpoint.every', 1) : 0;
+  const info: PosteriorInfo = {
+    algorithm: driver.algorithm,
+    common,
+    options: driver.options,
+    model: driver.model,
+    numParams: io.numParams,
+    inputShape: io.inputShape,
+    outputSize: io.outputSize,
+    task: data.task,
+    numClasses: data.numClasses,
+    gaussian: common.loss === 'gaussian-nll',
+    particleSeeds: seeds,
+    epoch: resumed?.epoch ?? 0,
+    data: { name: data.name, trainSize: data.train.xShape[0], hash, normalization: data.normalization },
+    trainLosses: resumed?.trainLosses,
+    meta: opts.meta,
+    devices: [],
+  };
+  opts.signal?.throwIfAborted();
+  const cluster = await launchCluster({
+    cluster: { model: driver.model, devices: opts.devices, backend: opts.backend, isolation: opts.isolation, cacheSize: opts.cacheSize, seed: common.seed },
+    common,
+    seeds,
+    states: resumed?.states,
+    data: { key: TRAIN_DATA_KEY, data: data.train },
+    configs,
+  });
+  info.devices = cluster.devices;
+  const posterior = new Posterior(cluster, info);
+  try {
+    const ctx: RunContext = { cluster, common, dataKey: TRAIN_DATA_KEY, batchSeed: batchOrderSeed(common.seed), trainSize: data.train.xShape[0], numParams: io.numParams };
+    for (let e = info.epoch; e < common.epochs; e++) {
+      opts.signal?.throwIfAborted();
+      const t0 = performance.now();
+      const losses = await driver.runEpoch(ctx, e);
+      const bad = losses.findIndex((l) => !Number.isFinite(l));
+      if (bad >= 0) throw new PushInputError(`epoch ${e + 1}: particle ${bad}'s training loss is ${losses[bad]}: training diverged (expected a finite loss; try a smaller learning rate)`);
+      info.epoch = e + 1;
+      info.trainLosses = losses;
+      if (every && info.epoch < common.epochs && info.epoch % every === 0) await posterior.save(opts.checkpoint!.dir);
+      await opts.onEpoch?.({ epoch: info.epoch, epochs: common.epochs, losses, seconds: (performance.now() - t0) / 1000, posterior });
+    }
+    opts.signal?.throwIfAborted();
+    info.timing = cluster.timing.report();
+    // bce outputs are logits of independent labels: no Gaussian noise model, no metrics here.
+    if (common.loss === 'mse') info.noiseVariance = await posterior.estimateNoiseVariance({ x: data.train.x, xShape: data.train.xShape }, data.train.y);
+    if (data.test && common.loss !== 'bce') info.metrics = await posterior.evaluate({ x: data.test.x, xShape: data.test.xShape }, data.test.y);
+    if (every) await posterior.save(opts.checkpoint!.dir);
+    return posterior;
+  } catch (err) {
+    await posterior.close();
+    throw err;
+  }
+}
+
+/** Opens a checkpoint to resume from and checks that it belongs to this run. */
+function openResume(dir: string, run: { driver: AlgorithmDriver; common: ResolvedCommon; hash: string; numParams: number }): { states: ParticleState[]; epoch: number; trainLosses?: number[] } {
+  const reader = readCheckpointDir(dir);
+  const info = infoFromManifest(reader.manifest, dir);
+  const mismatch = (what: string, theirs: unknown, ours: unknown) =>
+    new PushInputError(`cannot resume from ${dir}: its ${what} is ${describeValue(theirs)}, this run's is ${describeValue(ours)} (expected the options of the run that wrote it)`);
+  if (info.algorithm !== run.driver.algorithm) throw mismatch('algorithm', info.algorithm, run.driver.algorithm);
+  if (JSON.stringify(info.model) !== JSON.stringify(run.driver.model)) throw mismatch('model', info.model, run.driver.model);
+  for (const [key, ours] of Object.entries(run.common)) {
+    if (key === 'epochs') continue;
+    const theirs = (info.common as unknown as Record<string, unknown>)[key];
+    if (JSON.stringify(theirs) !== JSON.stringify(ours)) throw mismatch(key, theirs, ours);
+  }
+  for (const key of run.driver.resumeKeys) {
+    const theirs = (info.options as unknown as Record<string, unknown>)[key];
+    const ours = (run.driver.options as unknown as Record<string, unknown>)[key];
+    if (JSON.stringify(theirs) !== JSON.stringify(ours)) throw mismatch(key, theirs, ours);
+  }
+  if (info.data?.hash !== run.hash) throw new PushInputError(`cannot resume from ${dir}: it was trained on other data (the training set's sha256 differs)`);
+  if (info.epoch > run.common.epochs) throw new PushInputError(`cannot resume from ${dir}: it has trained ${info.epoch} epochs, more than this run's ${run.common.epochs}`);
+  const states = decodeParticles(reader, reader.manifest.particles, run.numParams, optimizerSlotNames(run.common));
+  if (states.length !== run.common.particles) throw mismatch('number of particles', states.length, run.common.particles);
+  return { states, epoch: info.epoch, trainLosses: info.trainLosses };
+}

@@ -1,0 +1,74 @@
+// `push-ens eval`: the metrics of a checkpoint's BMA and of each particle on
+// data (by default the held-out split of its training data).
+import { Command } from 'commander';
+import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices } from '../common';
+import { Log, OutputMode, emitResult } from '../output';
+import { parseChoice } from '../options';
+import { SPLITS, SplitName, loadSplit } from '../data';
+import { Interrupts, InterruptedError, reportInterruptOnce } from '../signals';
+import type * as Engine from '../engine';
+import { engine } from '../lazy';
+import { metricsTable } from './train';
+
+interface EvalFlags {
+  checkpoint?: string;
+  data?: string;
+  split?: string;
+  devices?: string;
+  backend?: string;
+  isolation?: string;
+  cacheSize?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+export function registerEval(program: Command, modeOf: ModeOf): void {
+  const cmd = program
+    .command('eval')
+    .summary("a checkpoint's metrics: the BMA's and each particle's")
+    .description(
+      "Evaluate a checkpoint: the Bayesian model average's metrics next to each particle's. " +
+        'Regression: rmse and nll (Gaussian NLL of the predictive); classification: accuracy, nll, ' +
+        'ece (15 bins) and brier. In the data\'s original units.',
+    )
+    .requiredOption('-c, --checkpoint <dir>', 'checkpoint directory written by push-ens train --out')
+    .option('--data <spec>', "data to evaluate on, with targets (default: the checkpoint's training data)")
+    .option('--split <which>', 'test, train or all (default: test, the split held out in training)');
+  addDeviceFlags(cmd, 'evaluate');
+  addOutputFlags(cmd);
+  cmd.action(async (flags: EvalFlags) => {
+    await runEval(flags, modeOf(flags));
+  });
+}
+
+export async function runEval(flags: EvalFlags, mode: OutputMode): Promise<void> {
+  const log = new Log(mode);
+  const info = engine().readCheckpointInfo('--checkpoint', flags.checkpoint!);
+  const which: SplitName = flags.split !== undefined ? parseChoice('--split', flags.split, SPLITS) : 'test';
+  const stored = engine().requireStoredData(info, flags.data);
+  const spec = flags.data ?? stored.spec;
+  const { chosen } = loadSplit(spec, stored, which);
+  engine().checkInputsFit(spec, chosen.xShape, info);
+  const devices = await resolveDevices(flags);
+  log.debug(`checkpoint ${info.dir}: ${info.algo}, epoch ${info.epoch}/${info.epochs}, loss ${info.loss}, data ${JSON.stringify(stored)}`);
+  log.info(`push-ens eval: ${info.algo}, ${info.particles} particles from ${flags.checkpoint} on ${devices.devices.join(',')}; ${spec} (${which} split): ${chosen.xShape[0]} examples`);
+
+  const interrupts = new Interrupts(0, (sig) => reportInterruptOnce(`push-ens: interrupted by ${sig}`)).install();
+  const posterior = await engine().openPosterior(info, devices, interrupts);
+  let metrics: Engine.MetricsTable;
+  try {
+    metrics = await posterior.evaluate(chosen, which);
+  } catch (err) {
+    if (interrupts.received) throw new InterruptedError(interrupts.received);
+    throw err;
+  } finally {
+    await posterior.close();
+    interrupts.uninstall();
+  }
+  emitResult(
+    mode,
+    { command: 'eval', checkpoint: flags.checkpoint, algo: info.algo, task: info.task, data: spec, split: which, examples: chosen.xShape[0], metrics },
+    () => metricsTable(metrics),
+  );
+}

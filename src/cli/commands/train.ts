@@ -1,0 +1,511 @@
+// `push-ens train`: load data, build the model, train the particles with one
+// of the four algorithms, checkpoint as it goes, and report time, throughput,
+// each particle's final loss and the BMA's held-out metrics next to each
+// particle's.
+import { Command } from 'commander';
+import { PushInputError } from '../../util/errors';
+import type { DataSplit } from '../../data/dataset';
+import { DEFAULT_TEST_FRACTION, describeDataSpecs } from '../../data/specs';
+import { parseOptimizerConfig, OptimizerConfig } from '../../nn/optimizers';
+import { parseSchedulerConfig, SchedulerConfig } from '../../nn/schedulers';
+import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice } from '../common';
+import { Log, OutputMode, emitResult, fmt, fmtInt, fmtSeconds, formatTable } from '../output';
+import {
+  ALGORITHMS,
+  Algorithm,
+  MAX_SEED,
+  TASKS,
+  TRAIN_DEFAULTS,
+  checkOutputPath,
+  parseBandwidth,
+  parseChoice,
+  parseInteger,
+  parseNumber,
+  parseSchedulerOption,
+  show,
+} from '../options';
+import { describeModelSpecs, resolveModelSpec, countParameters } from '../model-spec';
+import { StoredData, checkBatchSize, chooseLoss, inputShapeOf, loadTrainingData, outputSizeFor, parseDataSpecOption } from '../data';
+import { Progress, chooseProgressStyle } from '../progress';
+import { Interrupts, InterruptedError, reportInterruptOnce } from '../signals';
+import type * as Engine from '../engine';
+import { engine } from '../lazy';
+
+export interface TrainFlags {
+  algo?: string;
+  particles?: string;
+  devices?: string;
+  data?: string;
+  task?: string;
+  testFraction?: string;
+  standardize?: boolean;
+  model?: string;
+  loss?: string;
+  epochs?: string;
+  batchSize?: string;
+  lr?: string;
+  optimizer?: string;
+  momentum?: string;
+  weightDecay?: string;
+  scheduler?: string;
+  seed?: string;
+  cacheSize?: string;
+  backend?: string;
+  isolation?: string;
+  // ensemble
+  bootstrap?: boolean;
+  priorBeta?: string;
+  // mswag
+  swagEpochs?: string;
+  pretrainEpochs?: string;
+  swagLr?: string;
+  rank?: string;
+  collectEvery?: string;
+  scale?: string;
+  // mswag, mcdropout
+  samples?: string;
+  // svgd
+  bandwidth?: string;
+  temperature?: string;
+  priorStd?: string;
+  // mcdropout
+  dropout?: string;
+  // checkpoints
+  out?: string;
+  resume?: string;
+  checkpointEvery?: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+/** Which algorithms each algorithm-specific flag applies to. */
+const ALGO_FLAGS: Record<string, { flag: string; algos: Algorithm[] }> = {
+  bootstrap: { flag: '--bootstrap', algos: ['ensemble'] },
+  priorBeta: { flag: '--prior-beta', algos: ['ensemble'] },
+  swagEpochs: { flag: '--swag-epochs', algos: ['mswag'] },
+  pretrainEpochs: { flag: '--pretrain-epochs', algos: ['mswag'] },
+  swagLr: { flag: '--swag-lr', algos: ['mswag'] },
+  rank: { flag: '--rank', algos: ['mswag'] },
+  collectEvery: { flag: '--collect-every', algos: ['mswag'] },
+  scale: { flag: '--scale', algos: ['mswag'] },
+  samples: { flag: '--samples', algos: ['mswag', 'mcdropout'] },
+  bandwidth: { flag: '--bandwidth', algos: ['svgd'] },
+  temperature: { flag: '--temperature', algos: ['svgd'] },
+  priorStd: { flag: '--prior-std', algos: ['svgd'] },
+  dropout: { flag: '--dropout', algos: ['mcdropout'] },
+};
+
+/** Flags that may differ when resuming (the rest come from the checkpoint). */
+const RESUMABLE = new Set(['epochs', 'devices', 'backend', 'isolation', 'cacheSize', 'out', 'resume', 'checkpointEvery', 'force', 'json', 'quiet', 'verbose']);
+
+const FLAG_NAMES: Record<string, string> = {
+  algo: '--algo', particles: '--particles', data: '--data', task: '--task', testFraction: '--test-fraction', standardize: '--standardize',
+  model: '--model', loss: '--loss', batchSize: '--batch-size', lr: '--lr', optimizer: '--optimizer', momentum: '--momentum',
+  weightDecay: '--weight-decay', scheduler: '--scheduler', seed: '--seed',
+  ...Object.fromEntries(Object.entries(ALGO_FLAGS).map(([k, v]) => [k, v.flag])),
+};
+
+export function registerTrain(program: Command, modeOf: ModeOf): void {
+  const cmd = program
+    .command('train')
+    .summary('train a posterior: deep ensemble, MultiSWAG, SVGD or MC dropout')
+    .description(
+      'Train particles with one of four algorithms and report the time, particle-steps per second, ' +
+        "each particle's final loss and the Bayesian model average's metrics on the held-out split " +
+        "next to each particle's. With no flags it runs the Push seed tutorial: random data " +
+        '(seed-random, 1280 x 20), BiggerNN(10, 20), MSE, 10 epochs, batch 128, Adam lr 0.01, on cpu:0, ' +
+        `as a deep ensemble of ${TRAIN_DEFAULTS.particles} particles.`,
+    )
+    .option('--algo <name>', `ensemble, mswag, svgd or mcdropout (default: ${TRAIN_DEFAULTS.algo})`)
+    .option('-p, --particles <n>', `number of particles (default: ${TRAIN_DEFAULTS.particles})`);
+  addDeviceFlags(cmd, 'train');
+  cmd
+    .option('--data <spec>', `training data, see "Data specs" below (default: ${TRAIN_DEFAULTS.data})`)
+    .option('--task <task>', 'regression or classification (csv: data only; default regression)')
+    .option('--test-fraction <f>', `fraction of the data held out for metrics, in [0, 1) (default: ${DEFAULT_TEST_FRACTION}; mnist has its own split)`)
+    .option('--standardize', 'standardize inputs and regression targets with training statistics (metrics and predictions stay in original units)')
+    .option('--model <spec>', `network, see "Model specs" below (default: ${TRAIN_DEFAULTS.model})`)
+    .option('--loss <name>', 'mse or gaussian-nll for regression, cross-entropy for classification (default: mse / cross-entropy by task)')
+    .option('-e, --epochs <n>', `training epochs; for mswag all epochs, SWAG ones included (default: ${TRAIN_DEFAULTS.epochs})`)
+    .option('-b, --batch-size <n>', `examples per step (default: ${TRAIN_DEFAULTS.batchSize}, or the training set size if smaller)`)
+    .option('--lr <rate>', `learning rate (default: ${TRAIN_DEFAULTS.lr})`)
+    .option('--optimizer <name>', `adam, adamw or sgd (default: ${TRAIN_DEFAULTS.optimizer})`)
+    .option('--momentum <m>', 'sgd momentum (default: 0)')
+    .option('--weight-decay <wd>', 'L2 weight decay (adamw: decoupled; default: 0, adamw 0.01)')
+    .option('--scheduler <spec>', 'learning-rate schedule stepped once per epoch: TYPE[:KEY=VALUE,...], e.g. cosine:tMax=10, step:stepSize=5,gamma=0.5, exponential:gamma=0.9, linear')
+    .option('--seed <n>', `base seed of data, split, initialisation and batch order (default: ${TRAIN_DEFAULTS.seed})`)
+    .optionsGroup('Algorithm options:');
+  cmd
+    .option('--bootstrap', 'ensemble: each particle trains on its own resample of the training set')
+    .option('--prior-beta <beta>', 'ensemble: add a frozen random prior network scaled by beta (Osband et al. 2018)')
+    .option('--swag-epochs <n>', 'mswag: the last N epochs collect SWAG moments (default: a quarter of --epochs, at least 1)')
+    .option('--pretrain-epochs <n>', 'mswag: epochs before SWAG collection starts (alternative to --swag-epochs)')
+    .option('--swag-lr <rate>', "mswag: learning rate during SWAG epochs (default: --lr)")
+    .option('--rank <k>', `mswag: deviations kept for the low-rank covariance (default: ${TRAIN_DEFAULTS.rank})`)
+    .option('--collect-every <n>', `mswag: collect moments every N SWAG epochs (default: ${TRAIN_DEFAULTS.collectEvery})`)
+    .option('--scale <s>', `mswag: covariance scale when sampling (default: ${TRAIN_DEFAULTS.swagScale})`)
+    .option('--samples <n>', `mswag, mcdropout: weight samples / dropout passes per particle at prediction (default: ${TRAIN_DEFAULTS.samples})`)
+    .option('--bandwidth <h>', 'svgd: RBF kernel bandwidth, "median" or a number (default: median)')
+    .option('--temperature <t>', `svgd: posterior temperature (default: ${TRAIN_DEFAULTS.temperature})`)
+    .option('--prior-std <s>', `svgd: std of the Gaussian prior on the weights (default: ${TRAIN_DEFAULTS.priorStd})`)
+    .option('--dropout <rate>', `mcdropout: dropout rate of the layers added to a model without any (default: ${TRAIN_DEFAULTS.dropout})`)
+    .optionsGroup('Checkpoints:');
+  cmd
+    .option('-o, --out <dir>', 'write a checkpoint directory (atomically, every --checkpoint-every epochs and at the end)')
+    .option('--checkpoint-every <n>', `epochs between checkpoints (default: ${TRAIN_DEFAULTS.checkpointEvery})`)
+    .option('--resume <dir>', 'continue the run in this checkpoint (its data, model and options); --epochs may extend it')
+    .option('--force', 'replace an existing checkpoint in --out')
+    .optionsGroup('Output:');
+  addOutputFlags(cmd);
+  cmd.addHelpText('after', '\n' + describeDataSpecs() + '\n\n' + describeModelSpecs() + '\n');
+  cmd.action(async (flags: TrainFlags) => {
+    await runTrain(flags, modeOf(flags));
+  });
+}
+
+/** Everything train needs, validated. */
+export interface TrainPlan {
+  algo: Algorithm;
+  particles: number;
+  data: { spec: string; task?: 'regression' | 'classification'; testFraction: number; standardize: boolean };
+  model: string;
+  loss?: string;
+  epochs: number;
+  batchSize: number;
+  batchSizeExplicit: boolean;
+  optimizer: OptimizerConfig;
+  scheduler?: SchedulerConfig;
+  seed: number;
+  algoOptions: Record<string, unknown>;
+  out?: string;
+  resume?: string;
+  checkpointEvery: number;
+  force: boolean;
+}
+
+/** Parses every flag (no files read except --resume's manifest, no workers). */
+export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan {
+  const given = (k: keyof TrainFlags) => flags[k] !== undefined;
+  // The checkpoint's settings stand in for flags that were not given.
+  const s = stored?.train;
+  const algo = parseChoice('--algo', flags.algo ?? s?.algo ?? TRAIN_DEFAULTS.algo, ALGORITHMS);
+  for (const [key, { flag, algos }] of Object.entries(ALGO_FLAGS)) {
+    if (given(key as keyof TrainFlags) && !algos.includes(algo)) {
+      throw new PushInputError(`${flag} applies to --algo ${algos.join(' or ')}, not ${algo}`);
+    }
+  }
+  const particles = flags.particles !== undefined ? parseInteger('--particles', flags.particles, 1, 100000) : s?.particles ?? TRAIN_DEFAULTS.particles;
+  if (algo === 'svgd' && particles < 2) throw new PushInputError(`--particles ${particles}: svgd needs at least 2 particles (the kernel acts between them)`);
+  const epochs = flags.epochs !== undefined ? parseInteger('--epochs', flags.epochs, 1, 1_000_000) : s?.epochs ?? TRAIN_DEFAULTS.epochs;
+  const batchSize = flags.batchSize !== undefined ? parseInteger('--batch-size', flags.batchSize, 1) : s?.batchSize ?? TRAIN_DEFAULTS.batchSize;
+  const seed = flags.seed !== undefined ? parseInteger('--seed', flags.seed, 0, MAX_SEED) : s?.seed ?? TRAIN_DEFAULTS.seed;
+  const testFraction =
+    flags.testFraction !== undefined ? parseNumber('--test-fraction', flags.testFraction, { min: 0, max: 1, maxExclusive: true }) : s?.data.testFraction ?? DEFAULT_TEST_FRACTION;
+  const task = flags.task !== undefined ? parseChoice('--task', flags.task, TASKS) : s?.data.task;
+  const dataSpec = flags.data ?? s?.data.spec ?? TRAIN_DEFAULTS.data;
+  const parsedData = parseDataSpecOption(dataSpec);
+  if (flags.task !== undefined && parsedData.kind !== 'csv') {
+    throw new PushInputError(`--task applies to csv: data only; ${show(dataSpec)} is always ${parsedData.kind === 'two-moons' || parsedData.kind === 'mnist' ? 'classification' : 'regression'}`);
+  }
+  const model = flags.model ?? stored?.model ?? TRAIN_DEFAULTS.model;
+
+  let optimizer: OptimizerConfig;
+  if (s && flags.lr === undefined && flags.optimizer === undefined && flags.momentum === undefined && flags.weightDecay === undefined) {
+    optimizer = s.optimizer;
+  } else {
+    const type = parseChoice('--optimizer', flags.optimizer ?? TRAIN_DEFAULTS.optimizer, ['adam', 'adamw', 'sgd']);
+    const raw: Record<string, unknown> = { type, lr: flags.lr !== undefined ? parseNumber('--lr', flags.lr, { min: 0, minExclusive: true }) : TRAIN_DEFAULTS.lr };
+    if (flags.momentum !== undefined) {
+      if (type !== 'sgd') throw new PushInputError(`--momentum applies to --optimizer sgd, not ${type}`);
+      raw.momentum = parseNumber('--momentum', flags.momentum, { min: 0, max: 1, maxExclusive: true });
+    }
+    if (flags.weightDecay !== undefined) raw.weightDecay = parseNumber('--weight-decay', flags.weightDecay, { min: 0 });
+    optimizer = parseOptimizerConfig(raw);
+  }
+  let scheduler: SchedulerConfig | undefined = s?.scheduler;
+  if (flags.scheduler !== undefined) {
+    try {
+      scheduler = parseSchedulerConfig(parseSchedulerOption(flags.scheduler));
+    } catch (err) {
+      if (err instanceof PushInputError && !err.message.startsWith('--scheduler')) throw new PushInputError(`--scheduler ${show(flags.scheduler)}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  const algoOptions = s && s.algo === algo ? { ...s.algoOptions } : {};
+  switch (algo) {
+    case 'ensemble':
+      if (flags.bootstrap) algoOptions.bootstrap = true;
+      if (flags.priorBeta !== undefined) algoOptions.randomPrior = { beta: parseNumber('--prior-beta', flags.priorBeta, { min: 0 }) };
+      break;
+    case 'mswag': {
+      const swag = flags.swagEpochs !== undefined ? parseInteger('--swag-epochs', flags.swagEpochs, 1) : undefined;
+      const pre = flags.pretrainEpochs !== undefined ? parseInteger('--pretrain-epochs', flags.pretrainEpochs, 0) : undefined;
+      if (swag !== undefined && swag > epochs) throw new PushInputError(`--swag-epochs ${swag}: expected at most --epochs (${epochs}), which counts all epochs`);
+      if (pre !== undefined && pre >= epochs) throw new PushInputError(`--pretrain-epochs ${pre}: expected fewer than --epochs (${epochs}), leaving at least one SWAG epoch`);
+      if (swag !== undefined && pre !== undefined && swag + pre !== epochs) {
+        throw new PushInputError(`--pretrain-epochs ${pre} + --swag-epochs ${swag} = ${pre + swag}: expected them to add up to --epochs (${epochs})`);
+      }
+      if (swag !== undefined) algoOptions.swagEpochs = swag;
+      else if (pre !== undefined) algoOptions.swagEpochs = epochs - pre;
+      else if (!s) algoOptions.swagEpochs = Math.max(1, Math.round(epochs * TRAIN_DEFAULTS.swagFraction));
+      if (flags.swagLr !== undefined) algoOptions.swagLr = parseNumber('--swag-lr', flags.swagLr, { min: 0, minExclusive: true });
+      if (flags.rank !== undefined) algoOptions.rank = parseInteger('--rank', flags.rank, 2, 10000);
+      if (flags.collectEvery !== undefined) algoOptions.collectEvery = parseInteger('--collect-every', flags.collectEvery, 1);
+      if (flags.scale !== undefined) algoOptions.scale = parseNumber('--scale', flags.scale, { min: 0 });
+      if (flags.samples !== undefined) algoOptions.numSamples = parseInteger('--samples', flags.samples, 1, 10000);
+      break;
+    }
+    case 'svgd':
+      if (flags.bandwidth !== undefined) algoOptions.bandwidth = parseBandwidth(flags.bandwidth);
+      if (flags.temperature !== undefined) algoOptions.temperature = parseNumber('--temperature', flags.temperature, { min: 0, minExclusive: true });
+      if (flags.priorStd !== undefined) algoOptions.priorStd = parseNumber('--prior-std', flags.priorStd, { min: 0, minExclusive: true });
+      break;
+    case 'mcdropout':
+      if (flags.dropout !== undefined) algoOptions.dropout = parseNumber('--dropout', flags.dropout, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
+      if (flags.samples !== undefined) algoOptions.numSamples = parseInteger('--samples', flags.samples, 1, 10000);
+      break;
+  }
+  if (flags.checkpointEvery !== undefined && flags.out === undefined && flags.resume === undefined) {
+    throw new PushInputError('--checkpoint-every needs --out DIR (or --resume DIR) to write checkpoints to');
+  }
+  const checkpointEvery = flags.checkpointEvery !== undefined ? parseInteger('--checkpoint-every', flags.checkpointEvery, 1) : TRAIN_DEFAULTS.checkpointEvery;
+  if (flags.force && flags.out === undefined) throw new PushInputError('--force applies to --out DIR: there is no --out to replace');
+  return {
+    algo,
+    particles,
+    data: { spec: dataSpec, task, testFraction, standardize: flags.standardize ?? s?.data.standardize ?? false },
+    model,
+    loss: flags.loss ?? stored?.loss,
+    epochs,
+    batchSize,
+    batchSizeExplicit: flags.batchSize !== undefined || s !== undefined,
+    optimizer,
+    scheduler,
+    seed,
+    algoOptions,
+    out: flags.out,
+    resume: flags.resume,
+    checkpointEvery,
+    force: !!flags.force,
+  };
+}
+
+/** When resuming, flags that would change the run are refused. */
+function checkResumeFlags(flags: TrainFlags, dir: string, stored: Engine.CliMeta): void {
+  for (const key of Object.keys(flags) as (keyof TrainFlags)[]) {
+    if (flags[key] === undefined || RESUMABLE.has(key)) continue;
+    const flag = FLAG_NAMES[key] ?? `--${key}`;
+    throw new PushInputError(`${flag} cannot change a resumed run: ${show(dir)} was trained with its own ${flag.slice(2)} setting; drop ${flag}, or start a new run with --out`);
+  }
+  if (flags.epochs !== undefined) {
+    const epochs = parseInteger('--epochs', flags.epochs, 1);
+    if (epochs < stored.epochDone) throw new PushInputError(`--epochs ${epochs}: ${show(dir)} has already trained ${stored.epochDone} epochs, expected at least that many`);
+    if (stored.train.algo === 'mswag' && epochs !== stored.train.epochs) {
+      throw new PushInputError(`--epochs ${epochs}: a resumed mswag run keeps its schedule of ${stored.train.epochs} epochs; drop --epochs`);
+    }
+  }
+}
+
+export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<void> {
+  const log = new Log(mode);
+  let stored: Engine.CliMeta | undefined;
+  if (flags.resume !== undefined) {
+    const info = engine().readCheckpointInfo('--resume', flags.resume);
+    if (!info.cli) throw new PushInputError(`--resume ${show(flags.resume)}: the checkpoint was not written by push-ens train, expected one that was`);
+    stored = info.cli;
+    checkResumeFlags(flags, flags.resume, stored);
+  }
+  const plan = planTrain(flags, stored);
+  const outDir = plan.out !== undefined ? checkOutputPath('--out', plan.out, { kind: 'dir', overwrite: plan.force, isOurs: (p) => engine().isCheckpointDir(p) }) : undefined;
+
+  // Data, loss and model: every input error surfaces here, before any worker starts.
+  const split: DataSplit = loadTrainingData({ ...plan.data, seed: plan.seed });
+  const train = split.train;
+  const loss = chooseLoss(plan.loss, train.task, plan.data.spec);
+  const outputSize = outputSizeFor(train, loss);
+  const model = resolveModelSpec(plan.model, { inputShape: inputShapeOf(train), outputSize });
+  const batchSize = checkBatchSize(plan.batchSize, train, plan.batchSizeExplicit);
+  const devices: DeviceChoice = await resolveDevices(flags, stored?.devices);
+
+  const storedData: StoredData = {
+    spec: plan.data.spec,
+    seed: plan.seed,
+    task: train.task,
+    testFraction: plan.data.testFraction,
+    featureNames: train.featureNames,
+    targetName: train.targetName,
+    classNames: train.classNames,
+  };
+  const meta: Engine.CliMeta = {
+    version: 1,
+    data: storedData,
+    train: {
+      algo: plan.algo,
+      particles: plan.particles,
+      epochs: plan.epochs,
+      batchSize,
+      seed: plan.seed,
+      optimizer: plan.optimizer,
+      scheduler: plan.scheduler,
+      algoOptions: plan.algoOptions,
+      data: { spec: plan.data.spec, task: plan.data.task, testFraction: plan.data.testFraction, standardize: plan.data.standardize },
+    },
+    model: plan.model,
+    loss,
+    devices,
+    epochDone: 0,
+  };
+
+  log.debug(`train plan: ${JSON.stringify({ ...plan, batchSize, loss, devices })}`);
+  log.debug(`model spec: ${JSON.stringify(model.spec)}`);
+  if (split.normalization) log.debug(`normalization: ${JSON.stringify(split.normalization)}`);
+  const params = countParameters(model.spec);
+  log.info(
+    `push-ens train: ${plan.algo}, ${plan.particles} particles on ${devices.devices.join(',')} (${devices.backend}, ${devices.isolation}), ` +
+      `${plan.epochs} epoch${plan.epochs === 1 ? '' : 's'}, batch ${batchSize}`,
+  );
+  log.info(
+    `data ${plan.data.spec}: ${train.task}, ${train.xShape[0]} train / ${split.test?.xShape[0] ?? 0} test examples` +
+      `${plan.data.standardize ? ', standardized' : ''}; model ${model.text}${params !== undefined ? ` (${fmtInt(params)} parameters)` : ''}; loss ${loss}`,
+  );
+  if (plan.resume) log.info(`resuming ${plan.resume} at epoch ${stored!.epochDone}/${plan.epochs}`);
+
+  const progress = new Progress(chooseProgressStyle(mode));
+  const checkpointDir = outDir ?? plan.resume;
+  const shownDir = plan.out ?? plan.resume;
+  const interruptHint = (): string => {
+    if (!checkpointDir) return 'no checkpoint was being written (no --out)';
+    return engine().isCheckpointDir(checkpointDir)
+      ? `the last complete checkpoint in ${shownDir} is valid; continue with --resume ${shownDir}`
+      : `no checkpoint was written yet to ${shownDir}`;
+  };
+  // A second signal, or an epoch that outlasts the grace period, ends the run at once (workers closed first).
+  const interrupts = new Interrupts(8000, (sig) => {
+    progress.finish();
+    reportInterruptOnce(`push-ens: interrupted by ${sig}: ${interruptHint()}`);
+  }).install();
+  const stepsPerEpoch = Math.ceil(train.xShape[0] / batchSize);
+  let epochSeconds = 0;
+  let run: Engine.TrainRun;
+  try {
+    run = await engine().trainWithEngine({
+      algo: plan.algo,
+      split,
+      model: model.spec,
+      loss,
+      epochs: plan.epochs,
+      batchSize,
+      optimizer: plan.optimizer,
+      scheduler: plan.scheduler,
+      particles: plan.particles,
+      seed: plan.seed,
+      devices,
+      algoOptions: plan.algoOptions,
+      checkpoint: outDir ? { dir: outDir, every: plan.checkpointEvery } : plan.resume ? { dir: plan.resume, every: plan.checkpointEvery } : undefined,
+      resumeFrom: plan.resume,
+      meta,
+      interrupts,
+      onStart: (startEpoch) => progress.start(plan.epochs, startEpoch),
+      onEpoch: (r) => {
+        const meanLoss = r.losses.reduce((a, b) => a + b, 0) / Math.max(1, r.losses.length);
+        const phase = swagPhase(plan, r.epoch);
+        epochSeconds += r.seconds;
+        progress.epoch({ epoch: r.epoch, epochs: r.epochs, loss: meanLoss, stepsPerSecond: (plan.particles * stepsPerEpoch) / Math.max(r.seconds, 1e-9), phase });
+      },
+      log,
+    });
+  } catch (err) {
+    progress.finish();
+    if (interrupts.received) throw new InterruptedError(interrupts.received, interruptHint());
+    throw err;
+  } finally {
+    interrupts.uninstall();
+  }
+  progress.finish();
+
+  const trainedEpochs = plan.epochs - run.startEpoch;
+  const particleSteps = plan.particles * stepsPerEpoch * trainedEpochs;
+  const stepsPerSecond = particleSteps / Math.max(epochSeconds, 1e-9);
+  const checkpoint = outDir ?? plan.resume ?? null;
+  const result = {
+    command: 'train',
+    algo: plan.algo,
+    particles: plan.particles,
+    devices: devices.devices,
+    backend: devices.backend,
+    isolation: devices.isolation,
+    data: { spec: plan.data.spec, task: train.task, train: train.xShape[0], test: split.test?.xShape[0] ?? 0, standardized: plan.data.standardize },
+    model: { spec: model.text, parameters: params ?? null },
+    loss,
+    epochs: plan.epochs,
+    startEpoch: run.startEpoch,
+    batchSize,
+    seed: plan.seed,
+    options: run.options ?? plan.algoOptions,
+    seconds: run.seconds,
+    trainingSeconds: epochSeconds,
+    particleSteps,
+    particleStepsPerSecond: stepsPerSecond,
+    finalLoss: run.finalLoss,
+    metrics: run.metrics,
+    timing: run.timing ? { messagingFraction: run.timing.messagingMs / Math.max(run.timing.wallMs, 1e-9), ...run.timing } : null,
+    checkpoint,
+  };
+  emitResult(mode, result, () => formatTrainResult({ ...result, checkpoint: plan.out ?? plan.resume ?? null }, run.metrics));
+}
+
+function swagPhase(plan: TrainPlan, epoch: number): string | undefined {
+  if (plan.algo !== 'mswag') return undefined;
+  const swagEpochs = Number(plan.algoOptions.swagEpochs ?? 1);
+  return epoch > plan.epochs - swagEpochs ? 'swag' : 'pretrain';
+}
+
+interface TrainResultText {
+  seconds: number;
+  trainingSeconds: number;
+  particleSteps: number;
+  particleStepsPerSecond: number;
+  finalLoss: number[];
+  checkpoint: string | null;
+  startEpoch: number;
+  epochs: number;
+}
+
+export function formatTrainResult(r: TrainResultText, metrics: Engine.MetricsTable | null): string {
+  const lines: string[] = [];
+  if (r.startEpoch >= r.epochs) lines.push(`no epochs left to train: the checkpoint has trained all ${r.epochs}`);
+  else lines.push(
+    `trained epochs ${r.startEpoch + 1}-${r.epochs}: ${fmtInt(r.particleSteps)} particle-steps in ${fmtSeconds(r.trainingSeconds)}, ` +
+      `${fmtInt(r.particleStepsPerSecond)} particle-steps/s (${fmtSeconds(r.seconds)} in all, with start-up and evaluation)`,
+  );
+  lines.push('');
+  lines.push(metricsTable(metrics, r.finalLoss));
+  if (r.checkpoint) lines.push('', `checkpoint: ${r.checkpoint}`);
+  return lines.join('\n');
+}
+
+/** Rows: the BMA, then each particle with its final training loss. */
+export function metricsTable(metrics: Engine.MetricsTable | null, finalLoss?: number[]): string {
+  const keys = metrics ? metricKeys(metrics) : [];
+  const header = ['', ...(finalLoss ? ['train loss'] : []), ...keys.map((k) => `${metrics!.split} ${k}`)];
+  const rows: string[][] = [];
+  if (metrics) rows.push(['BMA', ...(finalLoss ? ['-'] : []), ...keys.map((k) => fmt(metrics.bma[k]))]);
+  const n = Math.max(finalLoss?.length ?? 0, metrics?.particles.length ?? 0);
+  for (let i = 0; i < n; i++) {
+    rows.push([
+      `particle ${i}`,
+      ...(finalLoss ? [fmt(finalLoss[i])] : []),
+      ...keys.map((k) => fmt(metrics!.particles[i]?.[k])),
+    ]);
+  }
+  if (!metrics) return formatTable(header, rows) + '\n(no held-out split: --test-fraction 0)';
+  return formatTable(header, rows);
+}
+
+function metricKeys(m: Engine.MetricsTable): string[] {
+  const order = ['rmse', 'accuracy', 'nll', 'ece', 'brier'];
+  return order.filter((k) => m.bma[k] !== undefined);
+}

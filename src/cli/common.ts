@@ -1,0 +1,59 @@
+// Pieces shared by the commands: the output flags, the device flags and
+// their validation (before any worker starts).
+import { Command } from 'commander';
+import { PushInputError } from '../util/errors';
+import { parseDeviceList } from '../runtime/devices';
+import type * as WorkerPlan from '../runtime/worker-plan';
+import { OutputMode } from './output';
+import { TRAIN_DEFAULTS, parseChoice, parseInteger, show } from './options';
+
+export type ModeOf = (flags: { json?: boolean; quiet?: boolean; verbose?: boolean }) => OutputMode;
+
+export function addOutputFlags(cmd: Command, json = true): Command {
+  if (json) cmd.option('--json', 'print one JSON object on stdout and nothing else');
+  return cmd.option('-q, --quiet', 'print nothing but the final result').option('-v, --verbose', 'print debug logs, and stack traces on errors');
+}
+
+export function addDeviceFlags(cmd: Command, what: string): Command {
+  return cmd
+    .option('--devices <list>', `devices to ${what} on, comma-separated cpu:N / cuda:N (default: ${TRAIN_DEFAULTS.devices})`)
+    .option('--backend <name>', `backend of cpu:N devices: wasm, cpu or tensorflow (default: ${TRAIN_DEFAULTS.backend})`)
+    .option('--isolation <kind>', `run cpu:N devices as worker threads or child processes: thread or process (default: ${TRAIN_DEFAULTS.isolation})`)
+    .option('--cache-size <n>', 'particles per device kept live on the device; the rest wait in host memory (default: no limit)');
+}
+
+export interface DeviceChoice {
+  devices: string[];
+  backend: string;
+  isolation: 'thread' | 'process';
+  cacheSize?: number;
+}
+
+export interface DeviceFlags {
+  devices?: string;
+  backend?: string;
+  isolation?: string;
+  cacheSize?: string;
+}
+
+/** Parses the device flags and checks that every device can be started here (tfjs-node for tensorflow/cuda). */
+export async function resolveDevices(flags: DeviceFlags, fallback?: Partial<DeviceChoice>): Promise<DeviceChoice> {
+  const rawDevices = flags.devices ?? fallback?.devices?.join(',') ?? TRAIN_DEFAULTS.devices;
+  let devices: string[];
+  try {
+    devices = parseDeviceList(rawDevices).map((d) => d.name);
+  } catch (err) {
+    if (err instanceof PushInputError) throw new PushInputError(`--devices ${show(rawDevices)}: ${err.message.replace(/^bad device /, 'device ')}`);
+    throw err;
+  }
+  const backend = parseChoice('--backend', flags.backend ?? fallback?.backend ?? TRAIN_DEFAULTS.backend, ['wasm', 'cpu', 'tensorflow']);
+  const isolation = parseChoice('--isolation', flags.isolation ?? fallback?.isolation ?? TRAIN_DEFAULTS.isolation, ['thread', 'process']);
+  const cacheSize = flags.cacheSize === undefined ? undefined : parseInteger('--cache-size', flags.cacheSize, 1);
+  // Loaded here, not at start-up: it pulls in TensorFlow.js, which flag errors never need.
+  const { planWorker, checkNativePackages } = require('../runtime/worker-plan') as typeof WorkerPlan;
+  const plans = parseDeviceList(devices).map((d) =>
+    planWorker(d, { backend: d.kind === 'cuda' && flags.backend === undefined ? undefined : backend, isolation }),
+  );
+  checkNativePackages(plans);
+  return { devices, backend, isolation, cacheSize };
+}

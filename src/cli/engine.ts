@@ -1,0 +1,318 @@
+// The CLI's one door into src/bayes: training with checkpoints and resume,
+// reading checkpoint manifests, loading a posterior on any device list, and
+// predictions / metrics in the data's original units.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PushInputError } from '../util/errors';
+import type { DataSplit, Dataset, Task } from '../data/dataset';
+import type { LossName } from '../nn/losses';
+import type { OptimizerConfig } from '../nn/optimizers';
+import type { SchedulerConfig } from '../nn/schedulers';
+import type { ModelSpec } from '../nn/spec';
+import type { DeviceChoice } from './common';
+import type { Log } from './output';
+import type { Algorithm } from './options';
+import { Interrupts } from './signals';
+import { Posterior, infoFromManifest } from '../bayes/posterior';
+import type { EvaluationResult, PosteriorInfo } from '../bayes/posterior';
+import type { TimingReport } from '../bayes/cluster';
+import { CHECKPOINT_FORMAT, readCheckpointDir } from '../bayes/checkpoint-dir';
+import { validModes } from '../bayes/predictive';
+import { decodeParticles } from '../bayes/particle-state';
+import { optimizerSlotNames } from '../bayes/launch';
+import { trainDeepEnsemble } from '../bayes/ensemble';
+import { trainMultiSWAG } from '../bayes/multiswag';
+import { trainSVGD } from '../bayes/svgd-train';
+import { trainMCDropout } from '../bayes/mcdropout';
+import { StoredData, loadTrainingData } from './data';
+import { show } from './options';
+
+/** What the CLI stores in a checkpoint's manifest (under meta.cli) to redo data, model and options. */
+export interface CliMeta {
+  version: 1;
+  data: StoredData;
+  train: {
+    algo: Algorithm;
+    particles: number;
+    epochs: number;
+    batchSize: number;
+    seed: number;
+    optimizer: OptimizerConfig;
+    scheduler?: SchedulerConfig;
+    algoOptions: Record<string, unknown>;
+    data: { spec: string; task?: Task; testFraction: number; standardize: boolean };
+  };
+  model: string;
+  loss: LossName;
+  devices: DeviceChoice;
+  /** Epochs completed when the checkpoint was written (filled in from the manifest when read). */
+  epochDone: number;
+}
+
+export interface CheckpointInfo {
+  dir: string;
+  algo: Algorithm;
+  particles: number;
+  task: Task;
+  loss: LossName;
+  /** gaussian-nll models: regression modes include variance, aleatoric, epistemic. */
+  gaussian: boolean;
+  epoch: number;
+  epochs: number;
+  /** Present when the checkpoint was written by the CLI. */
+  cli?: CliMeta;
+  stored?: StoredData;
+  /** The full manifest information. */
+  info: PosteriorInfo;
+}
+
+export interface MetricsTable {
+  split: string;
+  bma: Record<string, number>;
+  particles: Record<string, number>[];
+}
+
+export type Prediction = Record<string, { data: Float32Array; shape: number[] }>;
+
+export interface TrainRequest {
+  algo: Algorithm;
+  split: DataSplit;
+  model: ModelSpec;
+  loss: LossName;
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  scheduler?: SchedulerConfig;
+  particles: number;
+  seed: number;
+  devices: DeviceChoice;
+  algoOptions: Record<string, unknown>;
+  checkpoint?: { dir: string; every: number };
+  resumeFrom?: string;
+  meta: CliMeta;
+  interrupts: Interrupts;
+  onStart: (startEpoch: number) => void;
+  onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number }) => void;
+  log: Log;
+}
+
+export interface TrainRun {
+  startEpoch: number;
+  seconds: number;
+  finalLoss: number[];
+  metrics: MetricsTable | null;
+  timing?: TimingReport;
+  /** The algorithm's options as resolved by src/bayes (defaults filled in). */
+  options?: Record<string, unknown>;
+}
+
+export interface OpenPosterior {
+  predict(x: Float32Array, xShape: number[], modes: string[]): Promise<Prediction>;
+  evaluate(ds: Dataset, split: string): Promise<MetricsTable>;
+  close(): Promise<void>;
+}
+
+const MANIFEST = 'manifest.json';
+
+export function isCheckpointDir(dir: string): boolean {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as { format?: unknown };
+    return m.format === CHECKPOINT_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+function prefixed<T>(flag: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof PushInputError && !err.message.startsWith(flag)) throw new PushInputError(`${flag}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Opens and verifies a checkpoint (format, version, file sizes and hashes, model) without
+ * starting any worker. One-line errors for missing, foreign and corrupt directories.
+ */
+export function readCheckpointInfo(flag: string, dir: string): CheckpointInfo {
+  return prefixed(flag, () => {
+    const reader = readCheckpointDir(dir);
+    const info = infoFromManifest(reader.manifest, dir);
+    // Every particle's weights and optimizer state must fit the model: checked here, before any worker starts.
+    const slotNames = optimizerSlotNames(info.common);
+    const states = decodeParticles(reader, reader.manifest.particles, info.numParams, slotNames);
+    if (states.length !== info.particleSeeds.length) {
+      throw new PushInputError(`checkpoint ${dir}: ${states.length} particle records for ${info.particleSeeds.length} seeds: the checkpoint is corrupt`);
+    }
+    const cli = parseCliMeta(info.meta, dir);
+    if (cli) cli.epochDone = info.epoch;
+    const loss = info.common.loss;
+    return {
+      dir,
+      algo: info.algorithm,
+      particles: info.particleSeeds.length,
+      task: info.task,
+      loss,
+      gaussian: info.gaussian,
+      epoch: info.epoch,
+      epochs: info.common.epochs,
+      cli,
+      stored: cli?.data,
+      info,
+    };
+  });
+}
+
+function parseCliMeta(meta: Record<string, unknown> | undefined, dir: string): CliMeta | undefined {
+  const cli = meta?.cli as CliMeta | undefined;
+  if (cli === undefined) return undefined;
+  const ok =
+    cli && typeof cli === 'object' && cli.version === 1 && cli.data && typeof cli.data.spec === 'string' && Number.isInteger(cli.data.seed) && cli.train && typeof cli.model === 'string';
+  if (!ok) throw new PushInputError(`checkpoint ${dir}: manifest.json field meta.cli is malformed: the checkpoint is corrupt`);
+  return { ...cli };
+}
+
+export function requireStoredData(info: CheckpointInfo, dataFlag: string | undefined): StoredData {
+  if (info.stored) return info.stored;
+  if (dataFlag === undefined) {
+    throw new PushInputError(`checkpoint ${info.dir} was not written by push-ens train, so it does not name its data: expected --data SPEC`);
+  }
+  return { spec: dataFlag, seed: info.info.common.seed, task: info.task, testFraction: 0.2 };
+}
+
+/** Inputs must have the model's input size; checked before any worker starts. */
+export function checkInputsFit(specText: string, xShape: readonly number[], info: CheckpointInfo): void {
+  const want = info.info.inputShape;
+  const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  const row = xShape.slice(1);
+  if (size(row) !== size(want)) {
+    throw new PushInputError(
+      `--data ${show(specText)} has inputs of shape [${row.join(', ')}], but the checkpoint's model takes inputs of shape [${want.join(', ')}]: expected data like its training data`,
+    );
+  }
+}
+
+export function validModesFor(info: CheckpointInfo): string[] {
+  return [...validModes(info.task, { gaussian: info.gaussian })];
+}
+
+function metricsRecord(m: object): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
+function toTable(r: EvaluationResult, split: string): MetricsTable {
+  return { split, bma: metricsRecord(r.bma), particles: r.members.map(metricsRecord) };
+}
+
+/** Recent cleanups of a checkpoint write cut short by a forced exit: the temp dir goes, a moved-aside old checkpoint comes back. */
+function restoreCheckpointDir(dir: string): void {
+  const target = path.resolve(dir);
+  fs.rmSync(`${target}.tmp-${process.pid}`, { recursive: true, force: true });
+  const old = `${target}.old-${process.pid}`;
+  if (fs.existsSync(old)) {
+    if (!fs.existsSync(target)) fs.renameSync(old, target);
+    else fs.rmSync(old, { recursive: true, force: true });
+  }
+}
+
+export async function openPosterior(info: CheckpointInfo, devices: DeviceChoice, interrupts: Interrupts): Promise<OpenPosterior> {
+  let posterior: Posterior | undefined;
+  let closed = false;
+  const removeCleanup = interrupts.onCleanup(async () => {
+    closed = true;
+    await posterior?.close();
+  });
+  interrupts.throwIfInterrupted();
+  posterior = await Posterior.load(info.dir, { devices: devices.devices, backend: devices.backend, isolation: devices.isolation, cacheSize: devices.cacheSize });
+  if (closed || interrupts.received) {
+    await posterior.close();
+    interrupts.throwIfInterrupted();
+  }
+  const p = posterior;
+  return {
+    async predict(x, xShape, modes) {
+      const r = await p.predict({ x, xShape }, { modes, originalUnits: true });
+      return r as Prediction;
+    },
+    async evaluate(ds, split) {
+      return toTable(await p.evaluate({ x: ds.x, xShape: ds.xShape }, ds.y, { originalUnits: true }), split);
+    },
+    async close() {
+      removeCleanup();
+      await p.close();
+    },
+  };
+}
+
+const TRAINERS: Record<Algorithm, (o: never) => Promise<Posterior>> = {
+  ensemble: trainDeepEnsemble as (o: never) => Promise<Posterior>,
+  mswag: trainMultiSWAG as (o: never) => Promise<Posterior>,
+  svgd: trainSVGD as (o: never) => Promise<Posterior>,
+  mcdropout: trainMCDropout as (o: never) => Promise<Posterior>,
+};
+
+/** Trains with checkpoints (and resume), then evaluates the held-out split in original units. */
+export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
+  const { interrupts } = req;
+  let startEpoch = req.resumeFrom ? readCheckpointInfo('--resume', req.resumeFrom).epoch : 0;
+  let started = false;
+  const t0 = performance.now();
+  const ckptDir = req.checkpoint?.dir;
+  if (ckptDir) interrupts.onCleanup(() => restoreCheckpointDir(ckptDir));
+  const options = {
+    model: req.model,
+    data: req.split,
+    loss: req.loss,
+    epochs: req.epochs,
+    batchSize: req.batchSize,
+    optimizer: req.optimizer,
+    scheduler: req.scheduler,
+    particles: req.particles,
+    devices: req.devices.devices,
+    backend: req.devices.backend,
+    isolation: req.devices.isolation,
+    cacheSize: req.devices.cacheSize,
+    seed: req.seed,
+    signal: interrupts.signal,
+    checkpoint: req.checkpoint,
+    resumeFrom: req.resumeFrom,
+    meta: { cli: req.meta },
+    onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number }) => {
+      if (!started) {
+        started = true;
+        startEpoch = r.epoch - 1;
+      }
+      req.onEpoch(r);
+    },
+    ...req.algoOptions,
+  };
+  req.onStart(startEpoch);
+  const posterior = await TRAINERS[req.algo](options as never);
+  const trainSeconds = (performance.now() - t0) / 1000;
+  try {
+    let metrics: MetricsTable | null = null;
+    if (req.split.test) {
+      if (req.split.normalization) {
+        // Trained on standardized data: score the same held-out examples in original units.
+        const original = loadTrainingData({ ...req.meta.train.data, seed: req.seed, standardize: false });
+        if (original.test) metrics = toTable(await posterior.evaluate({ x: original.test.x, xShape: original.test.xShape }, original.test.y, { originalUnits: true }), 'test');
+      } else if (posterior.info.metrics) {
+        metrics = toTable(posterior.info.metrics, 'test');
+      }
+    }
+    return {
+      startEpoch,
+      seconds: trainSeconds,
+      finalLoss: posterior.info.trainLosses ?? [],
+      metrics,
+      timing: posterior.info.timing,
+      options: { ...posterior.info.options } as Record<string, unknown>,
+    };
+  } finally {
+    await posterior.close();
+  }
+}

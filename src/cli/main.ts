@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// push-ens command line: wires the commands into commander and maps every
+// failure to one line on stderr and an exit code:
+//   0 success, 1 runtime failure, 2 bad usage or input, 130 SIGINT, 143 SIGTERM.
+import { Command, CommanderError } from 'commander';
+import { PushInputError } from '../util/errors';
+import { OutputMode, removePendingTemps } from './output';
+import { InterruptedError, SIGNAL_EXIT_CODES, installBaseSignalHandlers, reportInterruptOnce } from './signals';
+import { registerDevices } from './commands/devices';
+import { registerTrain } from './commands/train';
+import { registerPredict } from './commands/predict';
+import { registerEval } from './commands/eval';
+import { registerPlot } from './commands/plot';
+import { packageVersion } from './version';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+interface CommonFlags {
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+function outputMode(flags: CommonFlags): OutputMode {
+  return { json: !!flags.json, quiet: !!flags.quiet, verbose: !!flags.verbose };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('push-ens')
+    .usage('<command> [options]')
+    .description(
+      'Bayesian deep learning with particles on TensorFlow.js: train deep ensembles, MultiSWAG, ' +
+        'SVGD and MC dropout across CPU (and CUDA) device workers, then predict, evaluate and plot ' +
+        'with the Bayesian model average.',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand('help [command]', 'show help for a command')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // Commander's own usage errors: one line, with our prefix.
+      outputError: (str, write) => write(`push-ens: ${str.replace(/\s*\n\s*/g, ' ').trim()}\n`),
+    })
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  push-ens train --particles 8 --devices cpu:0,cpu:1 --out run1',
+        '  push-ens train --algo svgd --data toy --model mlp:50,50 --epochs 200 --out toy-svgd',
+        '  push-ens eval --checkpoint run1',
+        '  push-ens predict --checkpoint toy-svgd --data toy --modes mean,std --out pred.csv',
+        '  push-ens plot --checkpoint toy-svgd --out toy.svg',
+        '  push-ens devices',
+        '',
+        'Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input, 130 interrupted (SIGINT), 143 terminated (SIGTERM).',
+      ].join('\n'),
+    );
+
+  registerTrain(program, outputMode);
+  registerPredict(program, outputMode);
+  registerEval(program, outputMode);
+  registerPlot(program, outputMode);
+  registerDevices(program, outputMode);
+
+  // Subcommands inherit the error handling and output settings.
+  for (const cmd of program.commands) {
+    cmd
+      .exitOverride()
+      .showSuggestionAfterError(true)
+      .allowExcessArguments(false)
+      .configureOutput({ outputError: (str, write) => write(`push-ens: ${str.replace(/\s*\n\s*/g, ' ').trim()} (see push-ens ${cmd.name()} --help)\n`) });
+  }
+  return program;
+}
+
+/** The first line of an error message (messages are meant to be one line; this enforces it). */
+function oneLine(message: string): string {
+  const line = message.split('\n')[0].trim();
+  return line === '' ? 'unknown error' : line;
+}
+
+function verboseRequested(argv: readonly string[]): boolean {
+  return argv.includes('--verbose') || argv.includes('-v');
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function run(argv: readonly string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  const verbose = verboseRequested(argv.slice(2));
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp({ error: true });
+      return EXIT.usage;
+    }
+    await program.parseAsync([...argv]);
+    return EXIT.ok;
+  } catch (err) {
+    return reportError(err, verbose);
+  }
+}
+
+export function reportError(err: unknown, verbose: boolean): number {
+  if (err instanceof CommanderError) {
+    // Help and version were printed by commander; usage errors too (outputError above).
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+    return EXIT.usage;
+  }
+  if (err instanceof InterruptedError) {
+    reportInterruptOnce(`push-ens: ${err.message}`);
+    return SIGNAL_EXIT_CODES[err.signal];
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`push-ens: error: ${oneLine(e.message)}\n`);
+  if (verbose && e.stack) process.stderr.write(e.stack + '\n');
+  return e instanceof PushInputError ? EXIT.usage : EXIT.failure;
+}
+
+if (require.main === module) {
+  // A closed pipe (`push-ens ... | head`) is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+  installBaseSignalHandlers(removePendingTemps);
+  run().then(
+    (code) => {
+      process.exitCode = code;
+      // Device workers and timers must not keep a finished command alive.
+      setTimeout(() => process.exit(code), 200).unref();
+    },
+    (err) => {
+      process.stderr.write(`push-ens: error: ${String(err)}\n`);
+      process.exit(EXIT.failure);
+    },
+  );
+}

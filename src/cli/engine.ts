@@ -16,6 +16,7 @@ import { Interrupts } from './signals';
 import { Posterior, infoFromManifest } from '../bayes/posterior';
 import type { EvaluationResult, PosteriorInfo } from '../bayes/posterior';
 import type { TimingReport } from '../bayes/cluster';
+import type { ResolvedCommon } from '../bayes/options';
 import { CHECKPOINT_FORMAT, readCheckpointDir } from '../bayes/checkpoint-dir';
 import { validModes } from '../bayes/predictive';
 import { decodeParticles } from '../bayes/particle-state';
@@ -74,17 +75,11 @@ export interface MetricsTable {
 
 export type Prediction = Record<string, { data: Float32Array; shape: number[] }>;
 
-export interface TrainRequest {
+/** What `train` asks the algorithms for: the resolved options a checkpoint stores, plus the run's setup. */
+export interface TrainRequest extends ResolvedCommon {
   algo: Algorithm;
   split: DataSplit;
   model: ModelSpec;
-  loss: LossName;
-  epochs: number;
-  batchSize: number;
-  optimizer: OptimizerConfig;
-  scheduler?: SchedulerConfig;
-  particles: number;
-  seed: number;
   devices: DeviceChoice;
   algoOptions: Record<string, unknown>;
   checkpoint?: { dir: string; every: number };

@@ -1,13 +1,17 @@
 // npm run bench: every benchmark in turn; each prints its table and writes
-// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes.
+// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes, rss, soak.
 import { runMessagingBench } from './messaging';
 import { runTrainBench } from './train';
 import { runBayesBench } from './bayes';
+import { runSoakBench } from './soak';
+import { runRssBench } from './rss';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   messaging: runMessagingBench,
   train: () => runTrainBench(process.argv.includes('--quick')),
   bayes: () => runBayesBench(process.argv.includes('--quick')),
+  rss: () => runRssBench(),
+  soak: () => runSoakBench(3),
 };
 
 async function main(): Promise<void> {

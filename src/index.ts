@@ -14,5 +14,6 @@ export * as data from './data';
 export * as bayes from './bayes';
 export { trainDeepEnsemble, trainMultiSWAG, trainSVGD, trainMCDropout, Posterior } from './bayes';
 export { PushInputError, PushWorkerError, PushHandlerError, PushTimeoutError } from './util/errors';
+export { NonFiniteTrainingError } from './bayes';
 export { Rng, deriveSeed, particleSeed } from './util/rng';
 export { tf, useBackend } from './util/tf';

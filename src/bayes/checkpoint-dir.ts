@@ -88,11 +88,11 @@ function isCheckpointDir(dir: string): boolean {
 }
 
 /**
- * Writes `manifest` (its `files` list is filled in here) and the binary files into `dir`,
- * atomically replacing a checkpoint already there. Refuses to replace a directory
- * that is not empty and not a push-ens checkpoint.
+ * Fails with a one-line error when `dir` cannot take a checkpoint: it is a file, a directory
+ * that holds something else, or its nearest existing ancestor is a file or not writable.
+ * Training calls it before any worker starts, so a bad path costs no epochs.
  */
-export function writeCheckpointDir(dir: string, manifest: Omit<ManifestHeader, 'files' | 'format' | 'formatVersion' | 'pushEnsVersion' | 'createdAt' | 'byteOrder'> & Record<string, unknown>, files: { name: string; data: Uint8Array }[]): void {
+export function checkCheckpointTarget(dir: string): void {
   const target = path.resolve(dir);
   if (fs.existsSync(target)) {
     if (!fs.statSync(target).isDirectory()) throw new PushInputError(`checkpoint path ${dir} is a file: expected a directory (or a path that does not exist)`);
@@ -100,6 +100,24 @@ export function writeCheckpointDir(dir: string, manifest: Omit<ManifestHeader, '
       throw new PushInputError(`${dir} exists and is not a push-ens checkpoint: refusing to replace it (choose another directory)`);
     }
   }
+  let parent = path.dirname(target);
+  while (!fs.existsSync(parent)) parent = path.dirname(parent);
+  if (!fs.statSync(parent).isDirectory()) throw new PushInputError(`checkpoint path ${dir}: ${parent} is a file, expected a directory`);
+  try {
+    fs.accessSync(parent, fs.constants.W_OK);
+  } catch {
+    throw new PushInputError(`checkpoint path ${dir}: directory ${parent} is not writable`);
+  }
+}
+
+/**
+ * Writes `manifest` (its `files` list is filled in here) and the binary files into `dir`,
+ * atomically replacing a checkpoint already there. Refuses to replace a directory
+ * that is not empty and not a push-ens checkpoint.
+ */
+export function writeCheckpointDir(dir: string, manifest: Omit<ManifestHeader, 'files' | 'format' | 'formatVersion' | 'pushEnsVersion' | 'createdAt' | 'byteOrder'> & Record<string, unknown>, files: { name: string; data: Uint8Array }[]): void {
+  const target = path.resolve(dir);
+  checkCheckpointTarget(dir);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = `${target}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -19,6 +19,8 @@ export interface ClusterOptions {
   isolation?: string;
   cacheSize?: number;
   seed?: number;
+  /** Per-message timeout (ms) of handler calls; default none. */
+  timeoutMs?: number;
 }
 
 export interface ParticleSpec {
@@ -79,6 +81,7 @@ export class ParticleCluster {
       isolation: opts.isolation,
       cacheSize: opts.cacheSize,
       seed: opts.seed,
+      timeoutMs: opts.timeoutMs,
     });
     return new ParticleCluster(dist);
   }
@@ -111,8 +114,9 @@ export class ParticleCluster {
   }
 
   /** Sends `msg` once per device (to its first particle) with arguments built from its pids; results in device order. */
-  async eachDevice<T>(msg: string, args: (pids: number[], device: string) => unknown): Promise<T[]> {
-    return Promise.all(this.deviceGroups().map(({ device, pids }) => this.dist.launch<T>(pids[0], msg, args(pids, device))));
+  async eachDevice<T>(msg: string, args: (pids: number[], device: string) => unknown, only?: readonly string[]): Promise<T[]> {
+    const groups = this.deviceGroups().filter(({ device }) => !only || only.includes(device));
+    return Promise.all(groups.map(({ device, pids }) => this.dist.launch<T>(pids[0], msg, args(pids, device))));
   }
 
   /** eachDevice for handlers that report their compute time `ms`: the round goes into the timing. */
@@ -123,8 +127,9 @@ export class ParticleCluster {
     return results;
   }
 
-  async setData(key: string, data: ArrayData): Promise<void> {
-    await this.eachDevice('bayesSetData', () => ({ key, data }));
+  /** Keeps `data` on every device (or only the listed ones, e.g. a restarted device). */
+  async setData(key: string, data: ArrayData, only?: readonly string[]): Promise<void> {
+    await this.eachDevice('bayesSetData', () => ({ key, data }), only);
   }
 
   close(): Promise<void> {

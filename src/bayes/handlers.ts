@@ -10,13 +10,16 @@
 //   bayesExport      per-particle algorithm state for checkpoints
 // Per-particle extras live in a map keyed by the device's particle store, so
 // they live and die with the worker's particles.
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { PushInputError } from '../util/errors';
 import { Rng, deriveSeed } from '../util/rng';
 import { tf } from '../util/tf';
 import { Batch, ParticleGroup, parseLoss } from '../nn';
 import type { Particle } from '../runtime/particle';
-import type { ParticleStore } from '../runtime/particle-store';
+import type { NonFinitePolicy, ParticleStore, StoreStepOptions } from '../runtime/particle-store';
 import { DeviceData, epochBatches, gatherBatch } from '../runtime/training-handlers';
+import type { DeviceNanEvent } from './faults';
 import { SwagMoments, SwagState } from './swag';
 
 interface RandomPrior {
@@ -89,6 +92,8 @@ export interface ParticleConfig {
   pid: number;
   /** Base learning rate (MultiSWAG switches to swagLr; checkpoints restore it). */
   lr?: number;
+  /** The particle's seed (dropout masks derive from it; onNan 'reinit' draws a new one; checkpoints restore it). */
+  seed?: number;
   /** Random prior: its own seed (fresh) or saved parameters (restored). */
   prior?: { beta: number; seed?: number; params?: Float32Array };
   swag?: { rank: number; state?: SwagState };
@@ -103,6 +108,7 @@ export async function bayesConfigure(p: Particle, args: { particles: ParticleCon
     const e = extras(state, c.pid);
     const { group, row } = p.store.placement(c.pid);
     if (c.lr !== undefined) group.meta(row).lr = c.lr;
+    if (c.seed !== undefined) group.meta(row).seed = c.seed;
     if (c.prior) {
       if (e.prior) tf.dispose(e.prior.tensors);
       const params = c.prior.params ? c.prior.params.slice() : net.initParams(c.prior.seed ?? 0);
@@ -146,6 +152,25 @@ export interface EpochArgs {
   collectSwag?: boolean;
   /** After the epoch, one scheduler step per particle (PyTorch's per-epoch convention). */
   stepScheduler?: boolean;
+  /** A NaN or infinite loss or gradient: stop (default), skip the particle's update, or re-initialise it. */
+  onNan?: NonFinitePolicy;
+}
+
+export interface EpochResult {
+  /** Mean loss per particle over the steps it took (NaN if it took none). */
+  losses: number[];
+  ms: number;
+  /** Particles skipped or re-initialised (onNan 'skip' / 'reinit'). */
+  nanEvents: DeviceNanEvent[];
+  steps: number;
+  /** onNan 'stop': the step where a particle's loss or gradient was not finite; the epoch ended there. */
+  stopped?: { pid: number; loss: number; step: number };
+}
+
+/** The runtime's NonFiniteLossError (matched by name too: handler modules may load their own copy of the runtime). */
+function nonFiniteStop(err: unknown): { pid: number; loss: number } | undefined {
+  const e = err as { name?: string; pid?: unknown; loss?: unknown };
+  return e && e.name === 'NonFiniteLossError' && typeof e.pid === 'number' ? { pid: e.pid, loss: Number(e.loss) } : undefined;
 }
 
 /** beta * prior(x) for a particle with a random prior (caller disposes), else undefined. */
@@ -155,7 +180,7 @@ function priorOffset(p: Particle, prior: RandomPrior | undefined, x: tf.Tensor):
 }
 
 /** One epoch of stacked group steps on the listed local particles; mean loss per particle. */
-export async function bayesTrainEpoch(p: Particle, a: EpochArgs): Promise<{ losses: number[]; ms: number }> {
+export async function bayesTrainEpoch(p: Particle, a: EpochArgs): Promise<EpochResult> {
   const t0 = performance.now();
   const state = deviceState(p);
   const d = dataOf(state, a.key);
@@ -166,14 +191,35 @@ export async function bayesTrainEpoch(p: Particle, a: EpochArgs): Promise<{ loss
   const withPriors = ex.some((e) => e.prior);
   if (withPriors && !ex.every((e) => e.prior)) throw new PushInputError('a random-prior ensemble needs a prior on every particle it trains together');
   const sums = new Float64Array(a.pids.length);
+  const counts = new Int32Array(a.pids.length);
+  const nanEvents: DeviceNanEvent[] = [];
   const batches = epochBatches(n, a.batchSize, a.batchSeed, a.epoch);
-  for (const idx of batches) {
+  for (let step = 0; step < batches.length; step++) {
+    const idx = batches[step];
     const own: Batch[] = a.bootstrap ? ex.map((e) => gatherBatch(d, Int32Array.from(idx, (i) => e.resample![i]))) : [];
     const shared = a.bootstrap ? null : gatherBatch(d, idx);
     const offsets = withPriors ? ex.map((e, k) => priorOffset(p, e.prior, (shared ?? own[k]).x)!) : undefined;
+    const skipped = new Set<number>();
+    const opts: StoreStepOptions = {
+      ...(offsets ? { outputOffsets: offsets } : {}),
+      nonFinite: a.onNan ?? 'stop',
+      onNonFinite: (e) => {
+        skipped.add(e.pid);
+        nanEvents.push({ pid: e.pid, step, loss: e.loss, action: e.action });
+      },
+    };
     try {
-      const losses = p.store.groupStep(a.pids, shared ?? own, a.loss, offsets ? { outputOffsets: offsets } : {});
-      losses.forEach((l, k) => (sums[k] += l));
+      const losses = p.store.groupStep(a.pids, shared ?? own, a.loss, opts);
+      losses.forEach((l, k) => {
+        if (skipped.has(a.pids[k])) return;
+        sums[k] += l;
+        counts[k]++;
+      });
+    } catch (err) {
+      const stop = nonFiniteStop(err);
+      if (!stop) throw err;
+      // The epoch ends here, unfinished: the run stops and keeps its last complete checkpoint.
+      return { losses: [], ms: performance.now() - t0, nanEvents, steps: batches.length, stopped: { ...stop, step } };
     } finally {
       if (shared) tf.dispose([shared.x, shared.y]);
       own.forEach((b) => tf.dispose([b.x, b.y]));
@@ -181,7 +227,7 @@ export async function bayesTrainEpoch(p: Particle, a: EpochArgs): Promise<{ loss
     }
   }
   afterEpoch(p, a.pids, ex, a);
-  return { losses: Array.from(sums, (s) => s / batches.length), ms: performance.now() - t0 };
+  return { losses: Array.from(sums, (s, k) => (counts[k] > 0 ? s / counts[k] : NaN)), ms: performance.now() - t0, nanEvents, steps: batches.length };
 }
 
 function afterEpoch(p: Particle, pids: readonly number[], ex: ParticleExtras[], a: { collectSwag?: boolean; stepScheduler?: boolean }): void {
@@ -344,23 +390,67 @@ export async function bayesSwagSamples(p: Particle, a: { pids: number[]; numSamp
   return out;
 }
 
+// ------------------------------------------------------------------ diagnostics
+
+export interface WorkerMemory {
+  /** Bytes, as process.memoryUsage() reports them in the worker (rss is the whole process's). */
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** Bytes tfjs holds in tensors on this device. */
+  tensorBytes: number;
+}
+
+/**
+ * Where a device worker's memory is: for bench/rss, which tells leaks from garbage not yet
+ * collected. With `gc`, a full garbage collection runs first (V8's gc function, enabled at
+ * run time because workers start without --expose-gc).
+ */
+export async function bayesMemoryUsage(_p: Particle, args: { gc?: boolean } = {}): Promise<WorkerMemory> {
+  if (args.gc) fullGc();
+  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external, arrayBuffers, tensorBytes: tf.memory().numBytes };
+}
+
+let gcFunction: (() => void) | undefined;
+
+function fullGc(): void {
+  if (!gcFunction) {
+    v8.setFlagsFromString('--expose-gc');
+    gcFunction = vm.runInNewContext('gc') as () => void;
+  }
+  gcFunction();
+}
+
 // ------------------------------------------------------------------ checkpoints
 
 export interface ParticleExport {
   pid: number;
   lr: number;
   seed: number;
+  params: Float32Array;
+  /** Optimizer slots by name. */
+  slots: Record<string, Float32Array>;
+  step: number;
+  schedulerCount: number;
   prior?: Float32Array;
   swag?: SwagState;
 }
 
-/** Everything about the listed particles that the runtime's snapshot does not hold. */
+/**
+ * Everything a checkpoint keeps about the listed particles, in one handler call per
+ * device: a call, unlike a control message, is bounded by the run's timeoutMs.
+ */
 export async function bayesExport(p: Particle, args: { pids: number[] }): Promise<ParticleExport[]> {
   const state = deviceState(p);
   return args.pids.map((pid) => {
     const { group, row } = p.store.placement(pid);
+    // meta.seed is the particle's current seed: onNan 'reinit' may have replaced the one it started with.
     const meta = group.meta(row);
     const e = state.particles.get(pid) ?? {};
-    return { pid, lr: meta.lr, seed: meta.seed, prior: e.prior?.params, swag: e.swag?.toState() };
+    const snap = p.store.snapshot(pid, false); // views: the reply frame copies them
+    return { pid, lr: meta.lr, seed: meta.seed, params: snap.params, slots: snap.slots, step: snap.step, schedulerCount: snap.schedulerCount, prior: e.prior?.params, swag: e.swag?.toState() };
   });
 }

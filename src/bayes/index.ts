@@ -16,7 +16,9 @@ export type {
   DataRecord,
   AlgorithmOptions,
 } from './posterior';
-export { ALGORITHM_NAMES } from './options';
+export { ALGORITHM_NAMES, NAN_POLICIES } from './options';
+export { NonFiniteTrainingError } from './faults';
+export type { NanEvent } from './faults';
 export type {
   AlgorithmName,
   CommonTrainOptions,
@@ -25,6 +27,7 @@ export type {
   SvgdTrainOptions,
   McDropoutOptions,
   EpochReport,
+  WorkerRestartReport,
   CheckpointOptions,
   ResolvedCommon,
   ResolvedEnsemble,

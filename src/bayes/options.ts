@@ -4,7 +4,9 @@ import { PushInputError, describeValue } from '../util/errors';
 import { LOSS_NAMES, LossName } from '../nn/losses';
 import { OptimizerConfig, OptimizerInput, parseOptimizerConfig } from '../nn/optimizers';
 import { SchedulerConfig, SchedulerInput, parseSchedulerConfig } from '../nn/schedulers';
+import type { NonFinitePolicy } from '../runtime/particle-store';
 import type { DataInput } from './data';
+import type { NanEvent } from './faults';
 import type { Posterior } from './posterior';
 
 export type AlgorithmName = 'ensemble' | 'mswag' | 'svgd' | 'mcdropout';
@@ -22,6 +24,21 @@ export interface EpochReport {
   seconds: number;
   /** The posterior being trained, live: evaluate it on a validation set, read its parameters... */
   posterior: Posterior;
+  /** Particles skipped or re-initialised in this epoch because of a NaN or infinite loss (onNan 'skip' / 'reinit'). */
+  nanEvents: NanEvent[];
+}
+
+/** A dead device worker that training restarted (restartWorkers). */
+export interface WorkerRestartReport {
+  device: string;
+  /** Why it died, e.g. "its process was killed by SIGKILL". */
+  reason: string;
+  /** The particles it held. */
+  particles: number[];
+  /** Epochs completed at the checkpoint every particle went back to (training redoes the epochs after it). */
+  epoch: number;
+  /** 1 for the first restart of the run, 2 for the second... */
+  restart: number;
 }
 
 export interface CheckpointOptions {
@@ -64,6 +81,42 @@ export interface CommonTrainOptions {
   resumeFrom?: string;
   /** Free-form JSON stored in checkpoints (e.g. the CLI's data spec). */
   meta?: Record<string, unknown>;
+  /**
+   * A NaN or infinite loss or gradient: 'stop' (default) throws NonFiniteTrainingError naming
+   * the particle, epoch and step; 'skip' drops that particle's update; 'reinit' re-initialises
+   * the particle. svgd supports 'stop' only.
+   */
+  onNan?: NonFinitePolicy;
+  /** Milliseconds a device may take to answer one message (an epoch, a prediction batch) before the run fails with PushTimeoutError. Default: no limit. */
+  timeoutMs?: number;
+  /**
+   * Restart a dead device worker up to this many times (default 0: a dead worker fails the run).
+   * Every particle goes back to the last checkpoint (or the start of the run) and the lost epochs
+   * are redone, so the result equals an uninterrupted run's.
+   */
+  restartWorkers?: number;
+  onWorkerRestart?: (report: WorkerRestartReport) => void | Promise<void>;
+}
+
+/** How a run reacts to faults; not stored in checkpoints (a resumed run may choose differently). */
+export interface FaultPolicy {
+  onNan: NonFinitePolicy;
+  timeoutMs?: number;
+  restartWorkers: number;
+}
+
+/** Values of onNan (the runtime's policies; listed here so option checks do not load tfjs). */
+export const NAN_POLICIES: readonly NonFinitePolicy[] = ['stop', 'skip', 'reinit'];
+
+export function resolveFaultPolicy(opts: CommonTrainOptions): FaultPolicy {
+  const onNan = opts.onNan ?? 'stop';
+  if (!NAN_POLICIES.includes(onNan)) throw new PushInputError(`onNan ${describeValue(onNan)}: expected one of ${NAN_POLICIES.join(', ')}`);
+  const timeoutMs = opts.timeoutMs === undefined ? undefined : checkNumber(opts.timeoutMs, 'timeoutMs', (v) => v > 0, 'a positive number of milliseconds');
+  const restartWorkers = checkInt(opts.restartWorkers ?? 0, 'restartWorkers', 0);
+  if (opts.onWorkerRestart !== undefined && typeof opts.onWorkerRestart !== 'function') {
+    throw new PushInputError(`onWorkerRestart ${describeValue(opts.onWorkerRestart)}: expected a function`);
+  }
+  return { onNan, timeoutMs, restartWorkers };
 }
 
 /** The options that determine the result, resolved; stored in checkpoints. */
@@ -90,6 +143,7 @@ export function checkNumber(v: unknown, what: string, ok: (v: number) => boolean
 export function resolveCommon(opts: CommonTrainOptions, n: number, defaultLoss: LossName): ResolvedCommon {
   const loss = opts.loss ?? defaultLoss;
   if (!LOSS_NAMES.includes(loss)) throw new PushInputError(`loss ${describeValue(loss)}: expected one of ${LOSS_NAMES.join(', ')}`);
+  if (n < 1) throw new PushInputError('the training data has no examples: expected at least 1');
   const epochs = checkInt(opts.epochs ?? 10, 'epochs', 0);
   const batchSize = opts.batchSize === undefined ? Math.min(128, n) : checkInt(opts.batchSize, 'batchSize', 1);
   if (batchSize > n) throw new PushInputError(`batchSize ${batchSize}: expected at most ${n}, the number of training examples`);

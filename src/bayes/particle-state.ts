@@ -33,18 +33,14 @@ export interface ParticleRecord {
   swag?: { count: number; rank: number; numDeviations: number };
 }
 
-/** Reads every particle's state from the devices (pid order). */
+/** Reads every particle's state from the devices (pid order), one message per device. */
 export async function readParticleStates(cluster: ParticleCluster): Promise<ParticleState[]> {
-  const dist = cluster.dist;
   const exports = (await cluster.eachDevice<ParticleExport[]>('bayesExport', (pids) => ({ pids }))).flat();
   const byPid = new Map(exports.map((e) => [e.pid, e]));
-  return Promise.all(
-    dist.particleIds().map(async (pid) => {
-      const snap = await dist.snapshot(pid);
-      const e = byPid.get(pid)!;
-      return { seed: e.seed, lr: e.lr, params: snap.params, slots: snap.slots, step: snap.step, schedulerCount: snap.schedulerCount, prior: e.prior, swag: e.swag };
-    }),
-  );
+  return cluster.dist.particleIds().map((pid) => {
+    const e = byPid.get(pid)!;
+    return { seed: e.seed, lr: e.lr, params: e.params, slots: e.slots, step: e.step, schedulerCount: e.schedulerCount, prior: e.prior, swag: e.swag };
+  });
 }
 
 /** Checkpoint files and manifest records of the particles; slots in `slotNames` order. */
@@ -121,7 +117,7 @@ export function snapshotOf(s: ParticleState): ParticleSnapshot {
 
 /** The bayesConfigure entry that restores a saved particle's lr and algorithm state. */
 export function restoredConfig(pid: number, s: ParticleState, priorBeta: number | null): ParticleConfig {
-  const c: ParticleConfig = { pid, lr: s.lr };
+  const c: ParticleConfig = { pid, lr: s.lr, seed: s.seed };
   if (s.prior) c.prior = { beta: priorBeta ?? 0, params: s.prior };
   if (s.swag) c.swag = { rank: s.swag.rank, state: s.swag };
   return c;

@@ -99,6 +99,8 @@ export interface LoadOptions {
   backend?: string;
   isolation?: string;
   cacheSize?: number;
+  /** Milliseconds a device may take to answer one message (a prediction batch) before PushTimeoutError. Default: no limit. */
+  timeoutMs?: number;
 }
 
 type Inputs = ArrayInput | Dataset | { x: ArrayInput; xShape?: number[] };
@@ -267,7 +269,7 @@ export class Posterior implements AsyncDisposable {
     if (states.length !== info.particleSeeds.length) throw new PushInputError(`checkpoint ${dir}: ${states.length} particle records for ${info.particleSeeds.length} seeds: the checkpoint is corrupt`);
     const priorBeta = info.algorithm === 'ensemble' ? (info.options as ResolvedEnsemble).priorBeta : null;
     const cluster = await launchCluster({
-      cluster: { model: info.model, devices: opts.devices, backend: opts.backend, isolation: opts.isolation, cacheSize: opts.cacheSize, seed: info.common.seed },
+      cluster: { model: info.model, devices: opts.devices, backend: opts.backend, isolation: opts.isolation, cacheSize: opts.cacheSize, seed: info.common.seed, timeoutMs: opts.timeoutMs },
       common: info.common,
       seeds: states.map((s) => s.seed),
       states,

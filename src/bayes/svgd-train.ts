@@ -5,6 +5,7 @@
 // sends each device its rows, which it applies as an ascent step with each
 // particle's optimizer, in the same message that asks for the next gradients.
 import type { ModelSpec } from '../nn/spec';
+import { NonFiniteTrainingError } from './faults';
 import type { SvgdRoundResult } from './handlers';
 import { ResolvedSvgd, SvgdTrainOptions, resolveSvgd } from './options';
 import type { Posterior } from './posterior';
@@ -34,6 +35,10 @@ async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promi
     groups.forEach(({ pids }, g) => {
       const r = replies[g];
       pids.forEach((pid, j) => {
+        // One particle's NaN would spread to every particle through the kernel: stop before it does.
+        if (!Number.isFinite(r.losses![j]) || !allFinite(r.grads!.subarray(j * n, (j + 1) * n))) {
+          throw new NonFiniteTrainingError(pid, epoch + 1, b + 1, steps, r.losses![j]);
+        }
         const theta = r.params!.subarray(j * n, (j + 1) * n);
         thetas.set(theta, pid * n);
         gradLogP.set(svgdLogPosteriorGrad(r.grads!.subarray(j * n, (j + 1) * n), theta, { N: trainSize, temperature: o.temperature, priorStd: o.priorStd }), pid * n);
@@ -49,6 +54,11 @@ async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promi
     cluster.timing.addLeader(performance.now() - t0);
   }
   return Array.from(sums, (s) => s / steps);
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
 }
 
 function svgdDriver(o: ResolvedSvgd, model: ModelSpec): AlgorithmDriver {

@@ -6,14 +6,17 @@ import { PushInputError, describeValue } from '../util/errors';
 import { particleSeed } from '../util/rng';
 import { compileModel, validateSpec } from '../nn';
 import type { ModelSpec } from '../nn/spec';
-import { readCheckpointDir } from './checkpoint-dir';
+import { checkCheckpointTarget, readCheckpointDir } from './checkpoint-dir';
 import type { ParticleCluster } from './cluster';
 import { TrainingData, dataHash, fitDataToModel, normalizeData } from './data';
-import type { EpochArgs, ParticleConfig } from './handlers';
+import type { NonFinitePolicy } from '../runtime/particle-store';
+import { NanEvent, NonFiniteTrainingError } from './faults';
+import type { EpochArgs, EpochResult, ParticleConfig } from './handlers';
 import { launchCluster, optimizerSlotNames } from './launch';
-import { AlgorithmName, CommonTrainOptions, ResolvedCommon, checkInt, resolveCommon } from './options';
+import { AlgorithmName, CommonTrainOptions, FaultPolicy, ResolvedCommon, checkInt, resolveCommon, resolveFaultPolicy } from './options';
 import { ParticleState, decodeParticles, restoredConfig } from './particle-state';
 import { AlgorithmOptions, Posterior, PosteriorInfo, infoFromManifest } from './posterior';
+import { WorkerRecovery } from './recovery';
 import { batchOrderSeed } from './seeds';
 
 /** Key under which the training set is kept on every device. */
@@ -27,6 +30,9 @@ export interface RunContext {
   batchSeed: number;
   trainSize: number;
   numParams: number;
+  onNan: NonFinitePolicy;
+  /** Where an epoch reports the particles it skipped or re-initialised (drained after each epoch). */
+  nanEvents: NanEvent[];
 }
 
 /** What makes one algorithm different from the others. */
@@ -45,7 +51,7 @@ export interface AlgorithmDriver {
 
 /** One stacked epoch on every device (one message per device); losses in pid order. */
 export async function stackedEpoch(ctx: RunContext, epoch: number, extra: Partial<EpochArgs> = {}): Promise<number[]> {
-  const replies = await ctx.cluster.timedRound<{ losses: number[]; ms: number }>('bayesTrainEpoch', (pids) => ({
+  const replies = await ctx.cluster.timedRound<EpochResult>('bayesTrainEpoch', (pids) => ({
     key: ctx.dataKey,
     pids,
     epoch,
@@ -53,8 +59,17 @@ export async function stackedEpoch(ctx: RunContext, epoch: number, extra: Partia
     loss: ctx.common.loss,
     batchSeed: ctx.batchSeed,
     stepScheduler: true,
+    onNan: ctx.onNan,
     ...extra,
   }));
+  // Devices step independently: report the earliest stop (then the lowest pid).
+  const stops = replies.flatMap((r) => (r.stopped ? [{ ...r.stopped, steps: r.steps }] : [])).sort((a, b) => a.step - b.step || a.pid - b.pid);
+  if (stops.length > 0) {
+    const s = stops[0];
+    throw new NonFiniteTrainingError(s.pid, epoch + 1, s.step + 1, s.steps, s.loss);
+  }
+  const events = replies.flatMap((r) => r.nanEvents.map((e) => ({ ...e, epoch: epoch + 1, step: e.step + 1, steps: r.steps })));
+  ctx.nanEvents.push(...events.sort((a, b) => a.step - b.step || a.pid - b.pid));
   const losses = new Array<number>(ctx.cluster.numParticles);
   ctx.cluster.deviceGroups().forEach(({ pids }, g) => pids.forEach((pid, j) => (losses[pid] = replies[g].losses[j])));
   return losses;
@@ -68,7 +83,10 @@ function modelIO(spec: ModelSpec): { inputShape: number[]; outputSize: number; n
 }
 
 /** Data, options and model, checked; then the driver of the algorithm. */
-export function prepareRun(opts: CommonTrainOptions, build: (common: ResolvedCommon, model: ModelSpec) => AlgorithmDriver): { data: TrainingData; common: ResolvedCommon; driver: AlgorithmDriver } {
+export function prepareRun(
+  opts: CommonTrainOptions,
+  build: (common: ResolvedCommon, model: ModelSpec) => AlgorithmDriver,
+): { data: TrainingData; common: ResolvedCommon; driver: AlgorithmDriver; faults: FaultPolicy } {
   if (!opts || typeof opts !== 'object') throw new PushInputError(`training options ${describeValue(opts)}: expected an object with model and data`);
   if (opts.model === undefined) throw new PushInputError('training options need a model spec (options.model)');
   if (opts.data === undefined) throw new PushInputError('training options need data (options.data)');
@@ -77,22 +95,26 @@ export function prepareRun(opts: CommonTrainOptions, build: (common: ResolvedCom
   const raw = normalizeData(opts.data, io.inputShape);
   const common = resolveCommon(opts, raw.train.xShape[0], raw.task === 'classification' ? 'cross-entropy' : 'mse');
   const data = fitDataToModel(raw, { inputShape: io.inputShape, outputSize: io.outputSize, loss: common.loss });
-  return { data, common, driver: build(common, spec) };
+  const faults = resolveFaultPolicy(opts);
+  const driver = build(common, spec);
+  if (driver.algorithm === 'svgd' && faults.onNan !== 'stop') {
+    throw new PushInputError(`onNan ${describeValue(faults.onNan)}: svgd supports only "stop" (one particle's non-finite gradient would enter every particle's Stein direction)`);
+  }
+  return { data, common, driver, faults };
 }
 
 export async function runTraining(opts: CommonTrainOptions, build: (common: ResolvedCommon, model: ModelSpec) => AlgorithmDriver): Promise<Posterior> {
-  const { data, common, driver } = prepareRun(opts, build);
+  const { data, common, driver, faults } = prepareRun(opts, build);
   const io = modelIO(driver.model);
   const hash = dataHash(data.train);
   const seeds = Array.from({ length: common.particles }, (_, k) => particleSeed(common.seed, k));
   const resumed = opts.resumeFrom !== undefined ? openResume(opts.resumeFrom, { driver, common, hash, numParams: io.numParams }) : undefined;
   const priorBeta = driver.algorithm === 'ensemble' ? (driver.options as { priorBeta: number | null }).priorBeta : null;
-  const configs: ParticleConfig[] = seeds.map((seed, pid) => {
-    const fresh: ParticleConfig = { pid, ...driver.configure(pid, seed) };
-    // Restored particles keep their saved lr, prior and SWAG moments; bootstrap resamples re-derive from seeds.
-    return resumed ? { ...fresh, ...restoredConfig(pid, resumed.states[pid], priorBeta) } : fresh;
-  });
+  const freshConfigs: ParticleConfig[] = seeds.map((seed, pid) => ({ pid, ...driver.configure(pid, seed) }));
+  // Restored particles keep their saved lr, seed, prior and SWAG moments; bootstrap resamples re-derive from seeds.
+  const configs = resumed ? freshConfigs.map((fresh, pid) => ({ ...fresh, ...restoredConfig(pid, resumed.states[pid], priorBeta) })) : freshConfigs;
   const every = opts.checkpoint ? checkInt(opts.checkpoint.every ?? 1, 'checkpoint.every', 1) : 0;
+  if (opts.checkpoint) checkCheckpointTarget(opts.checkpoint.dir);
   const info: PosteriorInfo = {
     algorithm: driver.algorithm,
     common,
@@ -113,7 +135,15 @@ export async function runTraining(opts: CommonTrainOptions, build: (common: Reso
   };
   opts.signal?.throwIfAborted();
   const cluster = await launchCluster({
-    cluster: { model: driver.model, devices: opts.devices, backend: opts.backend, isolation: opts.isolation, cacheSize: opts.cacheSize, seed: common.seed },
+    cluster: {
+      model: driver.model,
+      devices: opts.devices,
+      backend: opts.backend,
+      isolation: opts.isolation,
+      cacheSize: opts.cacheSize,
+      seed: common.seed,
+      timeoutMs: faults.timeoutMs,
+    },
     common,
     seeds,
     states: resumed?.states,
@@ -123,17 +153,57 @@ export async function runTraining(opts: CommonTrainOptions, build: (common: Reso
   info.devices = cluster.devices;
   const posterior = new Posterior(cluster, info);
   try {
-    const ctx: RunContext = { cluster, common, dataKey: TRAIN_DATA_KEY, batchSeed: batchOrderSeed(common.seed), trainSize: data.train.xShape[0], numParams: io.numParams };
-    for (let e = info.epoch; e < common.epochs; e++) {
-      opts.signal?.throwIfAborted();
-      const t0 = performance.now();
-      const losses = await driver.runEpoch(ctx, e);
-      const bad = losses.findIndex((l) => !Number.isFinite(l));
-      if (bad >= 0) throw new PushInputError(`epoch ${e + 1}: particle ${bad}'s training loss is ${losses[bad]}: training diverged (expected a finite loss; try a smaller learning rate)`);
-      info.epoch = e + 1;
-      info.trainLosses = losses;
-      if (every && info.epoch < common.epochs && info.epoch % every === 0) await posterior.save(opts.checkpoint!.dir);
-      await opts.onEpoch?.({ epoch: info.epoch, epochs: common.epochs, losses, seconds: (performance.now() - t0) / 1000, posterior });
+    const ctx: RunContext = {
+      cluster,
+      common,
+      dataKey: TRAIN_DATA_KEY,
+      batchSeed: batchOrderSeed(common.seed),
+      trainSize: data.train.xShape[0],
+      numParams: io.numParams,
+      onNan: faults.onNan,
+      nanEvents: [],
+    };
+    const recovery =
+      faults.restartWorkers > 0
+        ? await WorkerRecovery.start(
+            {
+              cluster,
+              dataKey: TRAIN_DATA_KEY,
+              data: data.train,
+              freshConfigs,
+              priorBeta,
+              numParams: io.numParams,
+              slotNames: optimizerSlotNames(common),
+              limit: faults.restartWorkers,
+              onRestart: opts.onWorkerRestart,
+            },
+            resumed,
+          )
+        : undefined;
+    for (let e = info.epoch; e < common.epochs; ) {
+      try {
+        opts.signal?.throwIfAborted();
+        const t0 = performance.now();
+        ctx.nanEvents.length = 0;
+        const losses = await driver.runEpoch(ctx, e);
+        // Under 'skip' or 'reinit' a particle that took no finite step has a NaN mean loss, by design.
+        const bad = faults.onNan === 'stop' ? losses.findIndex((l) => !Number.isFinite(l)) : -1;
+        if (bad >= 0) throw new PushInputError(`epoch ${e + 1}: particle ${bad}'s training loss is ${losses[bad]}: training diverged (expected a finite loss; try a smaller learning rate)`);
+        info.epoch = e + 1;
+        info.trainLosses = losses;
+        if (every && info.epoch < common.epochs && info.epoch % every === 0) {
+          await posterior.save(opts.checkpoint!.dir);
+          recovery?.saved(opts.checkpoint!.dir, info.epoch, losses);
+        }
+        const nanEvents = ctx.nanEvents.splice(0);
+        await opts.onEpoch?.({ epoch: info.epoch, epochs: common.epochs, losses, seconds: (performance.now() - t0) / 1000, posterior, nanEvents });
+        e++;
+      } catch (err) {
+        const back = opts.signal?.aborted ? undefined : await recovery?.recover(err);
+        if (!back) throw err;
+        info.epoch = e = back.epoch;
+        info.trainLosses = back.trainLosses;
+      }
     }
     opts.signal?.throwIfAborted();
     info.timing = cluster.timing.report();

@@ -16,7 +16,8 @@ import { Interrupts } from './signals';
 import { Posterior, infoFromManifest } from '../bayes/posterior';
 import type { EvaluationResult, PosteriorInfo } from '../bayes/posterior';
 import type { TimingReport } from '../bayes/cluster';
-import type { ResolvedCommon } from '../bayes/options';
+import type { FaultPolicy, ResolvedCommon, WorkerRestartReport } from '../bayes/options';
+import type { NanEvent } from '../bayes/faults';
 import { CHECKPOINT_FORMAT, readCheckpointDir } from '../bayes/checkpoint-dir';
 import { validModes } from '../bayes/predictive';
 import { decodeParticles } from '../bayes/particle-state';
@@ -76,7 +77,7 @@ export interface MetricsTable {
 export type Prediction = Record<string, { data: Float32Array; shape: number[] }>;
 
 /** What `train` asks the algorithms for: the resolved options a checkpoint stores, plus the run's setup. */
-export interface TrainRequest extends ResolvedCommon {
+export interface TrainRequest extends ResolvedCommon, FaultPolicy {
   algo: Algorithm;
   split: DataSplit;
   model: ModelSpec;
@@ -87,7 +88,8 @@ export interface TrainRequest extends ResolvedCommon {
   meta: CliMeta;
   interrupts: Interrupts;
   onStart: (startEpoch: number) => void;
-  onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number }) => void;
+  onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number; nanEvents: NanEvent[] }) => void;
+  onWorkerRestart: (r: WorkerRestartReport) => void;
   log: Log;
 }
 
@@ -276,7 +278,11 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
     checkpoint: req.checkpoint,
     resumeFrom: req.resumeFrom,
     meta: { cli: req.meta },
-    onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number }) => {
+    onNan: req.onNan,
+    timeoutMs: req.timeoutMs,
+    restartWorkers: req.restartWorkers,
+    onWorkerRestart: req.onWorkerRestart,
+    onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number; nanEvents: NanEvent[] }) => {
       if (!started) {
         started = true;
         startEpoch = r.epoch - 1;

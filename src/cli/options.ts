@@ -12,6 +12,10 @@ export type Algorithm = (typeof ALGORITHMS)[number];
 export const TASKS = ['regression', 'classification'] as const;
 export type CliTask = (typeof TASKS)[number];
 
+/** --on-nan: what a NaN or infinite loss does to training. */
+export const NAN_POLICIES = ['stop', 'skip', 'reinit'] as const;
+export type NanPolicy = (typeof NAN_POLICIES)[number];
+
 /** Defaults of `push-ens train`: the Push seed tutorial, plus 4 particles. */
 export const TRAIN_DEFAULTS = {
   algo: 'ensemble' as Algorithm,
@@ -27,6 +31,8 @@ export const TRAIN_DEFAULTS = {
   backend: 'wasm',
   isolation: 'thread',
   checkpointEvery: 1,
+  onNan: 'stop' as NanPolicy,
+  restartWorkers: 0,
   /** MultiSWAG: the last quarter of the epochs collect moments. */
   swagFraction: 0.25,
   rank: 20,

@@ -315,7 +315,10 @@ export class PushDist implements AsyncDisposable {
   private request<T>(slot: DeviceSlot, header: Header, body: unknown, describe: () => string, timeoutMs?: number): Promise<T> {
     if (this.closed) return Promise.reject(new PushInputError('this PushDist is closed'));
     if (slot.dead) return Promise.reject(this.deadError(slot));
-    const timeout = timeoutMs ?? (header.k === 'call' ? this.opts.timeoutMs : undefined);
+    // The per-message timeout covers handler calls and the data-carrying controls;
+    // init, create and close have error paths of their own (worker death, the close grace period).
+    const timed = header.k === 'call' || (header.k === 'ctl' && TIMED_CONTROLS.has(header.op));
+    const timeout = timeoutMs ?? (timed ? this.opts.timeoutMs : undefined);
     const p = this.pending.wait<T>(header.id, slot.index, timeout, describe);
     this.sendTo(slot, encodeFrame(header, body));
     return p;
@@ -399,6 +402,8 @@ export class PushDist implements AsyncDisposable {
     return err;
   }
 }
+
+const TIMED_CONTROLS = new Set<ControlOp>(['params', 'setParams', 'stats']);
 
 function serializeSimple(err: Error): SerializedError {
   return { name: err.name, message: err.message };

@@ -95,6 +95,11 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   { name: 'scheduler missing a field', args: [...T, '--scheduler', 'cosine'], message: /scheduler cosine tMax undefined: expected a positive integer/ },
   { name: 'malformed scheduler', args: [...T, '--scheduler', 'step:5'], message: /--scheduler "step:5": expected TYPE\[:KEY=VALUE,...\]/ },
   { name: '--checkpoint-every without --out', args: [...T, '--checkpoint-every', '2'], message: /--checkpoint-every needs --out DIR/ },
+  { name: 'unknown --on-nan policy', args: [...T, '--on-nan', 'ignore'], message: /--on-nan "ignore": expected one of stop, skip, reinit/ },
+  { name: 'svgd with --on-nan skip', args: ['train', '--algo', 'svgd', '--on-nan', 'skip'], message: /--on-nan skip: svgd supports only stop/ },
+  { name: 'zero timeout', args: [...T, '--timeout', '0'], message: /--timeout "0": expected a whole number >= 1/ },
+  { name: 'timeout in seconds', args: [...T, '--timeout', '1.5s'], message: /--timeout "1\.5s": expected a whole number >= 1/ },
+  { name: 'negative --restart-workers', args: [...T, '--restart-workers', '-1'], message: /--restart-workers "-1": expected a whole number in \[0, 1000\]/ },
 
   // ------------------------------------------------------------- data
   { name: 'unknown data spec', args: [...T, '--data', 'cifar10'], message: /unknown data spec "cifar10": expected one of seed-random\[:D\], toy/ },

@@ -14,6 +14,8 @@ import {
   ALGORITHMS,
   Algorithm,
   MAX_SEED,
+  NAN_POLICIES,
+  NanPolicy,
   TASKS,
   TRAIN_DEFAULTS,
   checkOutputPath,
@@ -28,6 +30,9 @@ import { describeModelSpecs, resolveModelSpec, countParameters } from '../model-
 import { StoredData, checkBatchSize, chooseLoss, inputShapeOf, loadTrainingData, outputSizeFor, parseDataSpecOption } from '../data';
 import { Progress, chooseProgressStyle } from '../progress';
 import { Interrupts, InterruptedError, reportInterruptOnce } from '../signals';
+import { MAX_NAN_EVENTS_IN_JSON, nanEpochNote, restartNote, withCheckpointHint } from '../faults';
+import type { NanEvent } from '../../bayes/faults';
+import type { WorkerRestartReport } from '../../bayes/options';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
 
@@ -75,6 +80,10 @@ export interface TrainFlags {
   resume?: string;
   checkpointEvery?: string;
   force?: boolean;
+  // faults
+  onNan?: string;
+  timeout?: string;
+  restartWorkers?: string;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -98,7 +107,10 @@ const ALGO_FLAGS: Record<string, { flag: string; algos: Algorithm[] }> = {
 };
 
 /** Flags that may differ when resuming (the rest come from the checkpoint). */
-const RESUMABLE = new Set(['epochs', 'devices', 'backend', 'isolation', 'cacheSize', 'out', 'resume', 'checkpointEvery', 'force', 'json', 'quiet', 'verbose']);
+const RESUMABLE = new Set([
+  'epochs', 'devices', 'backend', 'isolation', 'cacheSize', 'out', 'resume', 'checkpointEvery', 'force',
+  'onNan', 'timeout', 'restartWorkers', 'json', 'quiet', 'verbose',
+]);
 
 const FLAG_NAMES: Record<string, string> = {
   algo: '--algo', particles: '--particles', data: '--data', task: '--task', testFraction: '--test-fraction', standardize: '--standardize',
@@ -157,6 +169,11 @@ export function registerTrain(program: Command, modeOf: ModeOf): void {
     .option('--checkpoint-every <n>', `epochs between checkpoints (default: ${TRAIN_DEFAULTS.checkpointEvery})`)
     .option('--resume <dir>', 'continue the run in this checkpoint (its data, model and options); --epochs may extend it')
     .option('--force', 'replace an existing checkpoint in --out')
+    .optionsGroup('Faults:');
+  cmd
+    .option('--on-nan <policy>', `a NaN or infinite loss: stop (with the particle, epoch and step), skip that particle's update, or reinit the particle (default: ${TRAIN_DEFAULTS.onNan}; svgd: stop only)`)
+    .option('--timeout <ms>', 'fail the run when a device takes longer than this to answer one message: an epoch, a checkpoint read (default: no limit)')
+    .option('--restart-workers <n>', `restart a dead device worker up to N times: every particle goes back to the last checkpoint and the lost epochs are redone (default: ${TRAIN_DEFAULTS.restartWorkers})`)
     .optionsGroup('Output:');
   addOutputFlags(cmd);
   cmd.addHelpText('after', '\n' + describeDataSpecs() + '\n\n' + describeModelSpecs() + '\n');
@@ -183,6 +200,9 @@ export interface TrainPlan {
   resume?: string;
   checkpointEvery: number;
   force: boolean;
+  onNan: NanPolicy;
+  timeoutMs?: number;
+  restartWorkers: number;
 }
 
 /** Parses every flag (no files read except --resume's manifest, no workers). */
@@ -273,6 +293,12 @@ export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan
   }
   const checkpointEvery = flags.checkpointEvery !== undefined ? parseInteger('--checkpoint-every', flags.checkpointEvery, 1) : TRAIN_DEFAULTS.checkpointEvery;
   if (flags.force && flags.out === undefined) throw new PushInputError('--force applies to --out DIR: there is no --out to replace');
+  const onNan = parseChoice('--on-nan', flags.onNan ?? TRAIN_DEFAULTS.onNan, NAN_POLICIES);
+  if (algo === 'svgd' && onNan !== 'stop') {
+    throw new PushInputError(`--on-nan ${onNan}: svgd supports only stop (one particle's non-finite gradient would enter every particle's Stein direction)`);
+  }
+  const timeoutMs = flags.timeout !== undefined ? parseInteger('--timeout', flags.timeout, 1) : undefined;
+  const restartWorkers = flags.restartWorkers !== undefined ? parseInteger('--restart-workers', flags.restartWorkers, 0, 1000) : TRAIN_DEFAULTS.restartWorkers;
   return {
     algo,
     particles,
@@ -290,6 +316,9 @@ export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan
     resume: flags.resume,
     checkpointEvery,
     force: !!flags.force,
+    onNan,
+    timeoutMs,
+    restartWorkers,
   };
 }
 
@@ -389,6 +418,9 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   }).install();
   const stepsPerEpoch = Math.ceil(train.xShape[0] / batchSize);
   let epochSeconds = 0;
+  const nanEvents: NanEvent[] = [];
+  let nanEventCount = 0;
+  const workerRestarts: WorkerRestartReport[] = [];
   let run: Engine.TrainRun;
   try {
     run = await engine().trainWithEngine({
@@ -407,20 +439,36 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       checkpoint: outDir ? { dir: outDir, every: plan.checkpointEvery } : plan.resume ? { dir: plan.resume, every: plan.checkpointEvery } : undefined,
       resumeFrom: plan.resume,
       meta,
+      onNan: plan.onNan,
+      timeoutMs: plan.timeoutMs,
+      restartWorkers: plan.restartWorkers,
       interrupts,
       onStart: (startEpoch) => progress.start(plan.epochs, startEpoch),
       onEpoch: (r) => {
-        const meanLoss = r.losses.reduce((a, b) => a + b, 0) / Math.max(1, r.losses.length);
+        // Under --on-nan skip or reinit a particle that took no finite step has no mean loss.
+        const finite = r.losses.filter((l) => Number.isFinite(l));
+        const meanLoss = finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN;
         const phase = swagPhase(plan, r.epoch);
         epochSeconds += r.seconds;
         progress.epoch({ epoch: r.epoch, epochs: r.epochs, loss: meanLoss, stepsPerSecond: (plan.particles * stepsPerEpoch) / Math.max(r.seconds, 1e-9), phase });
+        if (r.nanEvents.length > 0) {
+          nanEventCount += r.nanEvents.length;
+          nanEvents.push(...r.nanEvents.slice(0, MAX_NAN_EVENTS_IN_JSON - nanEvents.length));
+          progress.note(nanEpochNote(plan.onNan, r.epoch, r.epochs, r.nanEvents));
+        }
+      },
+      onWorkerRestart: (r) => {
+        workerRestarts.push(r);
+        const line = restartNote(r, plan.restartWorkers);
+        if (progress.style === 'none') log.warn(line);
+        else progress.note(`push-ens: warning: ${line}`);
       },
       log,
     });
   } catch (err) {
     progress.finish();
     if (interrupts.received) throw new InterruptedError(interrupts.received, interruptHint());
-    throw err;
+    throw withCheckpointHint(err, interruptHint);
   } finally {
     interrupts.uninstall();
   }
@@ -450,6 +498,11 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
     particleSteps,
     particleStepsPerSecond: stepsPerSecond,
     finalLoss: run.finalLoss,
+    onNan: plan.onNan,
+    nanEventCount,
+    // JSON has no NaN or Infinity: the loss is written as text when it is one of them.
+    nanEvents: nanEvents.map((e) => ({ particle: e.pid, epoch: e.epoch, step: e.step, steps: e.steps, loss: Number.isFinite(e.loss) ? e.loss : String(e.loss), action: e.action })),
+    workerRestarts: workerRestarts.map((r) => ({ device: r.device, reason: r.reason, particles: r.particles, backToEpoch: r.epoch })),
     metrics: run.metrics,
     timing: run.timing ? { messagingFraction: run.timing.messagingMs / Math.max(run.timing.wallMs, 1e-9), ...run.timing } : null,
     checkpoint,
@@ -464,6 +517,9 @@ function swagPhase(plan: TrainPlan, epoch: number): string | undefined {
 }
 
 interface TrainResultText {
+  onNan?: string;
+  nanEventCount?: number;
+  workerRestarts?: unknown[];
   seconds: number;
   trainingSeconds: number;
   particleSteps: number;
@@ -481,6 +537,11 @@ export function formatTrainResult(r: TrainResultText, metrics: Engine.MetricsTab
     `trained epochs ${r.startEpoch + 1}-${r.epochs}: ${fmtInt(r.particleSteps)} particle-steps in ${fmtSeconds(r.trainingSeconds)}, ` +
       `${fmtInt(r.particleStepsPerSecond)} particle-steps/s (${fmtSeconds(r.seconds)} in all, with start-up and evaluation)`,
   );
+  if (r.nanEventCount) {
+    const what = r.onNan === 'reinit' ? 'particle re-initialisations' : 'skipped particle-steps';
+    lines.push(`non-finite losses: ${fmtInt(r.nanEventCount)} ${what} (--on-nan ${r.onNan})`);
+  }
+  if (r.workerRestarts?.length) lines.push(`dead device workers restarted: ${r.workerRestarts.length}`);
   lines.push('');
   lines.push(metricsTable(metrics, r.finalLoss));
   if (r.checkpoint) lines.push('', `checkpoint: ${r.checkpoint}`);

@@ -55,8 +55,8 @@ function mlpWorkload(): Workload {
 type Mode = 'stacked' | 'one-by-one' | 'push-style';
 const PUSH_STYLE = path.resolve(__dirname, 'push-style-handlers.js');
 
-async function run(w: Workload, P: number, devices: string, mode: Mode): Promise<{ ms: number; coldMs: number; loss: number }> {
-  const dist = await PushDist.create({ devices, model: w.model, seed: 11, handlers: PUSH_STYLE });
+async function run(w: Workload, P: number, devices: string, mode: Mode, isolation = 'thread'): Promise<{ ms: number; coldMs: number; loss: number }> {
+  const dist = await PushDist.create({ devices, model: w.model, seed: 11, handlers: PUSH_STYLE, isolation });
   try {
     for (let i = 0; i < P; i++) dist.createParticle({ optimizer: { type: 'adam', lr: 0.01 } });
     const byDevice = new Map<string, number[]>();
@@ -125,6 +125,9 @@ export async function runTrainBench(quick = false): Promise<Row[]> {
       }
     }
   }
+  // The same 8 particles on two devices as child processes instead of threads.
+  const proc = await run(seed, 8, 'cpu:0,cpu:1', 'stacked', 'process');
+  rows.push({ model: seed.name, devices: 'cpu:0,cpu:1 (processes)', particles: 8, mode: 'stacked', wall_ms: Math.round(proc.ms), ms_per_particle_step: proc.ms / (steps * 8), cold_11_epochs_ms: Math.round(proc.coldMs), final_loss: proc.loss });
   const mlpW = mlpWorkload();
   for (const mode of ['stacked', 'one-by-one', 'push-style'] as const) {
     const { ms, coldMs, loss } = await run(mlpW, 8, 'cpu:0,cpu:1', mode);
@@ -141,6 +144,7 @@ export async function runTrainBench(quick = false): Promise<Row[]> {
     { target: 'stacked vs one-by-one Push-style (autodiff, tfjs Adam), 8 particles on cpu:0,cpu:1 (>= 3x)', value: pushStyle2 / stacked2 },
     { target: 'stacked vs one-by-one through p.step (our fused per-particle path), same', value: oneByOne2 / stacked2 },
     { target: '2 devices vs 1 device, 8 particles stacked (>= 1.7x)', value: stacked1 / stacked2 },
+    { target: '2 devices as processes vs 1 device, same', value: stacked1 / proc.ms },
     { target: 'our wall time / PyTorch loop, 8 particles (<= 0.6)', value: torch ? stacked2 / torch.ms : NaN },
   ];
   printTable(torch ? `ratios (PyTorch loop: ${torch.ms.toFixed(0)} ms, ${torch.msPerStep.toFixed(3)} ms/particle-step)` : 'ratios (PyTorch not installed: apt-get install python3-torch)', ratios);

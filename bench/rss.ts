@@ -11,11 +11,9 @@
 // tensor counts did not change at all.
 // Run: npm run build && node dist/bench/rss.js [--epochs 300] [--every 25]
 import * as fs from 'node:fs';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { trainDeepEnsemble } from '../src/bayes';
 import type { Posterior } from '../src/bayes';
-import type { WorkerMemory } from '../src/bayes/handlers';
+import { fullGc, type WorkerMemory } from '../src/bayes/handlers';
 import { biggerNN } from '../src/nn';
 import { Rng } from '../src/util/rng';
 import { Row, printTable, writeResults } from './report';
@@ -25,15 +23,6 @@ const D = 20;
 const DEVICES = ['cpu:0', 'cpu:1'];
 const GROWTH_LIMIT = 0.1;
 
-let gcFunction: (() => void) | undefined;
-
-function fullGc(): void {
-  if (!gcFunction) {
-    v8.setFlagsFromString('--expose-gc');
-    gcFunction = vm.runInNewContext('gc') as () => void;
-  }
-  gcFunction();
-}
 
 function rssOfProcessMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

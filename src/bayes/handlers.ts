@@ -10,6 +10,7 @@
 //   bayesExport      per-particle algorithm state for checkpoints
 // Per-particle extras live in a map keyed by the device's particle store, so
 // they live and die with the worker's particles.
+import type { ParticleState } from './particle-state';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { PushInputError } from '../util/errors';
@@ -416,7 +417,8 @@ export async function bayesMemoryUsage(_p: Particle, args: { gc?: boolean } = {}
 
 let gcFunction: (() => void) | undefined;
 
-function fullGc(): void {
+/** A full garbage collection, for memory measurements (gc is not exposed by default). */
+export function fullGc(): void {
   if (!gcFunction) {
     v8.setFlagsFromString('--expose-gc');
     gcFunction = vm.runInNewContext('gc') as () => void;
@@ -426,17 +428,9 @@ function fullGc(): void {
 
 // ------------------------------------------------------------------ checkpoints
 
-export interface ParticleExport {
+/** A particle's full state as a worker exports it: ParticleState plus its pid. */
+export interface ParticleExport extends ParticleState {
   pid: number;
-  lr: number;
-  seed: number;
-  params: Float32Array;
-  /** Optimizer slots by name. */
-  slots: Record<string, Float32Array>;
-  step: number;
-  schedulerCount: number;
-  prior?: Float32Array;
-  swag?: SwagState;
 }
 
 /**

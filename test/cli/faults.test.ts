@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointDir } from '../../src/bayes/checkpoint-dir';
-import { alive, childPids, errorLine, runCli, sleep, tempDir, waitFor } from './helpers';
+import { alive, childPids, epochOf, errorLine, runCli, sleep, tempDir, waitFor } from './helpers';
 
 jest.setTimeout(120000);
 
@@ -18,13 +18,6 @@ afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-function epochOf(dir: string): number {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).epoch;
-  } catch {
-    return 0; // not written yet, or being replaced
-  }
-}
 
 /** The bytes of every particle file (weights, optimizer state) of a checkpoint, by name. */
 function particleFiles(dir: string): Record<string, string> {

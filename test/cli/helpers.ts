@@ -176,3 +176,13 @@ export function pathsOfGroup(svg: string, className: string): string[] {
   const end = svg.indexOf('</g>', start);
   return [...svg.slice(start, end).matchAll(/<path[^>]*\sd="([^"]*)"/g)].map((m) => m[1]);
 }
+
+/** The epoch a checkpoint directory's manifest records (0 while not written yet or being replaced). */
+export function epochOf(dir: string): number {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).epoch;
+  } catch {
+    return 0;
+  }
+}
+

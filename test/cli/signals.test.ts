@@ -4,7 +4,7 @@
 // the device and its particles).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { alive, childPids, runCli, sleep, tempDir, waitFor } from './helpers';
+import { alive, childPids, epochOf, runCli, sleep, tempDir, waitFor } from './helpers';
 
 jest.setTimeout(120000);
 
@@ -16,13 +16,6 @@ afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-function epochOf(dir: string): number {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).epoch;
-  } catch {
-    return 0; // not written yet, or being replaced
-  }
-}
 
 /** Starts a long run, waits for its first checkpoint and `epochs` progress lines, then calls act. */
 async function longRun(dir: string, extra: string[], act: (pid: number) => void) {

@@ -5,7 +5,7 @@ import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices } from '../commo
 import { Log, OutputMode, emitResult } from '../output';
 import { parseChoice } from '../options';
 import { SPLITS, SplitName, loadSplit } from '../data';
-import { Interrupts, InterruptedError, reportInterruptOnce } from '../signals';
+import { withPosterior } from '../open-posterior';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
 import { metricsTable } from './train';
@@ -54,18 +54,7 @@ export async function runEval(flags: EvalFlags, mode: OutputMode): Promise<void>
   log.debug(`checkpoint ${info.dir}: ${info.algo}, epoch ${info.epoch}/${info.epochs}, loss ${info.loss}, data ${JSON.stringify(stored)}`);
   log.info(`push-ens eval: ${info.algo}, ${info.particles} particles from ${flags.checkpoint} on ${devices.devices.join(',')}; ${spec} (${which} split): ${chosen.xShape[0]} examples`);
 
-  const interrupts = new Interrupts(0, (sig) => reportInterruptOnce(`push-ens: interrupted by ${sig}`)).install();
-  const posterior = await engine().openPosterior(info, devices, interrupts);
-  let metrics: Engine.MetricsTable;
-  try {
-    metrics = await posterior.evaluate(chosen, which);
-  } catch (err) {
-    if (interrupts.received) throw new InterruptedError(interrupts.received);
-    throw err;
-  } finally {
-    await posterior.close();
-    interrupts.uninstall();
-  }
+  const metrics: Engine.MetricsTable = await withPosterior(info, devices, (posterior) => posterior.evaluate(chosen, which));
   emitResult(
     mode,
     { command: 'eval', checkpoint: flags.checkpoint, algo: info.algo, task: info.task, data: spec, split: which, examples: chosen.xShape[0], metrics },

@@ -9,7 +9,7 @@ import { Log, OutputMode, emitResult, writeFileAtomic } from '../output';
 import { checkOutputPath, outputFormat, parseChoice, parseInteger, parseNumber, show } from '../options';
 import { SPLITS, SplitName, loadSplit } from '../data';
 import { regressionSpec, reliabilitySpec, renderSvg, svgToPng, widenedGrid } from '../plot';
-import { Interrupts, InterruptedError, reportInterruptOnce } from '../signals';
+import { withPosterior } from '../open-posterior';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
 
@@ -138,16 +138,3 @@ export async function runPlot(flags: PlotFlags, mode: OutputMode): Promise<void>
   emitResult(mode, { command: 'plot', checkpoint: flags.checkpoint, out: outFile, format, ...summary }, () => `wrote ${flags.out}`);
 }
 
-async function withPosterior<T>(info: Engine.CheckpointInfo, devices: DeviceChoice, fn: (p: Engine.OpenPosterior) => Promise<T>): Promise<T> {
-  const interrupts = new Interrupts(0, (sig) => reportInterruptOnce(`push-ens: interrupted by ${sig}`)).install();
-  const posterior = await engine().openPosterior(info, devices, interrupts);
-  try {
-    return await fn(posterior);
-  } catch (err) {
-    if (interrupts.received) throw new InterruptedError(interrupts.received);
-    throw err;
-  } finally {
-    await posterior.close();
-    interrupts.uninstall();
-  }
-}

@@ -6,7 +6,7 @@ import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices } from '../commo
 import { Log, OutputMode, emitResult, jsonReplacer, toCsv, writeFileAtomic } from '../output';
 import { checkOutputPath, outputFormat, parseChoice, parseNameList, show } from '../options';
 import { PredictInputs, SPLITS, SplitName, loadPredictInputs } from '../data';
-import { Interrupts, InterruptedError, reportInterruptOnce } from '../signals';
+import { withPosterior } from '../open-posterior';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
 
@@ -66,18 +66,7 @@ export async function runPredict(flags: PredictFlags, mode: OutputMode): Promise
   log.debug(`checkpoint ${info.dir}: ${info.algo}, epoch ${info.epoch}/${info.epochs}, loss ${info.loss}, data ${JSON.stringify(stored)}`);
 
   log.info(`push-ens predict: ${info.algo}, ${info.particles} particles from ${flags.checkpoint} on ${devices.devices.join(',')}; ${inputs.description}`);
-  const interrupts = new Interrupts(0, (sig) => reportInterruptOnce(`push-ens: interrupted by ${sig}`)).install();
-  let pred: Engine.Prediction;
-  const posterior = await engine().openPosterior(info, devices, interrupts);
-  try {
-    pred = await posterior.predict(inputs.x, inputs.xShape, modes);
-  } catch (err) {
-    if (interrupts.received) throw new InterruptedError(interrupts.received);
-    throw err;
-  } finally {
-    await posterior.close();
-    interrupts.uninstall();
-  }
+  const pred: Engine.Prediction = await withPosterior(info, devices, (posterior) => posterior.predict(inputs.x, inputs.xShape, modes));
 
   const table = predictionColumns(inputs, pred, modes, info);
   if (outFile) {

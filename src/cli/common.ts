@@ -9,6 +9,20 @@ import { TRAIN_DEFAULTS, parseChoice, parseInteger, show } from './options';
 
 export type ModeOf = (flags: { json?: boolean; quiet?: boolean; verbose?: boolean }) => OutputMode;
 
+/** The tail every checkpoint command shares: device and output flags, and an action running `run`. */
+export function addPosteriorCommandTail<F extends { json?: boolean; quiet?: boolean; verbose?: boolean }>(
+  cmd: Command,
+  what: string,
+  modeOf: ModeOf,
+  run: (flags: F, mode: OutputMode) => Promise<void>,
+): void {
+  addDeviceFlags(cmd, what);
+  addOutputFlags(cmd);
+  cmd.action(async (flags: F) => {
+    await run(flags, modeOf(flags));
+  });
+}
+
 export function addOutputFlags(cmd: Command, json = true): Command {
   if (json) cmd.option('--json', 'print one JSON object on stdout and nothing else');
   return cmd.option('-q, --quiet', 'print nothing but the final result').option('-v, --verbose', 'print debug logs, and stack traces on errors');

@@ -1,7 +1,7 @@
 // `push-ens eval`: the metrics of a checkpoint's BMA and of each particle on
 // data (by default the held-out split of its training data).
 import { Command } from 'commander';
-import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices } from '../common';
+import { ModeOf, addPosteriorCommandTail, resolveDevices } from '../common';
 import { Log, OutputMode, emitResult } from '../output';
 import { parseChoice } from '../options';
 import { SPLITS, SplitName, loadSplit } from '../data';
@@ -35,11 +35,7 @@ export function registerEval(program: Command, modeOf: ModeOf): void {
     .requiredOption('-c, --checkpoint <dir>', 'checkpoint directory written by push-ens train --out')
     .option('--data <spec>', "data to evaluate on, with targets (default: the checkpoint's training data)")
     .option('--split <which>', 'test, train or all (default: test, the split held out in training)');
-  addDeviceFlags(cmd, 'evaluate');
-  addOutputFlags(cmd);
-  cmd.action(async (flags: EvalFlags) => {
-    await runEval(flags, modeOf(flags));
-  });
+  addPosteriorCommandTail<EvalFlags>(cmd, 'evaluate', modeOf, runEval);
 }
 
 export async function runEval(flags: EvalFlags, mode: OutputMode): Promise<void> {

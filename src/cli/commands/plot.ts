@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { PushInputError } from '../../util/errors';
 import { reliabilityBins, ece as eceOf, accuracy as accuracyOf, DEFAULT_ECE_BINS } from '../../bayes/metrics';
-import { DeviceChoice, ModeOf, addDeviceFlags, addOutputFlags, resolveDevices } from '../common';
+import { DeviceChoice, ModeOf, addPosteriorCommandTail, resolveDevices } from '../common';
 import { Log, OutputMode, emitResult, writeFileAtomic } from '../output';
 import { checkOutputPath, outputFormat, parseChoice, parseInteger, parseNumber, show } from '../options';
 import { SPLITS, SplitName, loadSplit } from '../data';
@@ -50,11 +50,7 @@ export function registerPlot(program: Command, modeOf: ModeOf): void {
     .option('--bins <n>', `classification: confidence bins (default: ${DEFAULT_ECE_BINS})`)
     .option('--title <text>', 'chart title')
     .option('--force', 'replace an existing --out file');
-  addDeviceFlags(cmd, 'predict');
-  addOutputFlags(cmd);
-  cmd.action(async (flags: PlotFlags) => {
-    await runPlot(flags, modeOf(flags));
-  });
+  addPosteriorCommandTail<PlotFlags>(cmd, 'predict', modeOf, runPlot);
 }
 
 export async function runPlot(flags: PlotFlags, mode: OutputMode): Promise<void> {

@@ -2,7 +2,7 @@
 // reduced to the asked modes, as CSV or JSON (in the data's original units).
 import { Command } from 'commander';
 import { PushInputError } from '../../util/errors';
-import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices } from '../common';
+import { ModeOf, addPosteriorCommandTail, resolveDevices } from '../common';
 import { Log, OutputMode, emitResult, jsonReplacer, toCsv, writeFileAtomic } from '../output';
 import { checkOutputPath, outputFormat, parseChoice, parseNameList, show } from '../options';
 import { PredictInputs, SPLITS, SplitName, loadPredictInputs } from '../data';
@@ -44,11 +44,7 @@ export function registerPredict(program: Command, modeOf: ModeOf): void {
     .option('--split <which>', 'test, train or all examples of a generated data set (default: test; csv files: every row)')
     .option('-o, --out <file>', 'write predictions to FILE.csv or FILE.json (default: CSV on stdout, or JSON with --json)')
     .option('--force', 'replace an existing --out file');
-  addDeviceFlags(cmd, 'predict');
-  addOutputFlags(cmd);
-  cmd.action(async (flags: PredictFlags) => {
-    await runPredict(flags, modeOf(flags));
-  });
+  addPosteriorCommandTail<PredictFlags>(cmd, 'predict', modeOf, runPredict);
 }
 
 export async function runPredict(flags: PredictFlags, mode: OutputMode): Promise<void> {

@@ -123,7 +123,8 @@ export function alignToStored(ds: Dataset, stored: StoredData, specText: string)
   if (ds.task === 'classification' && stored.classNames && ds.classNames && stored.classNames.join('\u0000') !== ds.classNames.join('\u0000')) {
     const map = ds.classNames.map((name) => {
       const i = stored.classNames!.indexOf(name);
-      if (i < 0) throw new PushInputError(`--data ${show(specText)} has class ${show(name)}, which the checkpoint was not trained on: expected one of ${stored.classNames!.map((c) => show(c)).join(', ')}`);
+      // The class is the file's text, so it is not printed; the checkpoint's own class names are.
+      if (i < 0) throw new PushInputError(`--data ${show(specText)} has a class the checkpoint was not trained on: expected only ${stored.classNames!.map((c) => show(c)).join(', ')}`);
       return i;
     });
     out = { ...out, y: Float32Array.from(ds.y, (l) => map[l]), classNames: [...stored.classNames], numClasses: stored.classNames.length };

@@ -28,6 +28,8 @@ import { trainSVGD } from '../bayes/svgd-train';
 import { trainMCDropout } from '../bayes/mcdropout';
 import { StoredData, loadTrainingData } from './data';
 import { show } from './options';
+import { checkStoredDataSpec } from './stored-paths';
+import { readRegularText } from '../util/safe-read';
 
 /** What the CLI stores in a checkpoint's manifest (under meta.cli) to redo data, model and options. */
 export interface CliMeta {
@@ -110,10 +112,12 @@ export interface OpenPosterior {
 }
 
 const MANIFEST = 'manifest.json';
+/** Enough for any manifest; a FIFO or device named manifest.json is refused, not read. */
+const MAX_MANIFEST_PROBE_BYTES = 256 * 1024 * 1024;
 
 export function isCheckpointDir(dir: string): boolean {
   try {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as { format?: unknown };
+    const m = JSON.parse(readRegularText(path.join(dir, MANIFEST), { maxBytes: MAX_MANIFEST_PROBE_BYTES })) as { format?: unknown };
     return m.format === CHECKPOINT_FORMAT;
   } catch {
     return false;
@@ -172,7 +176,10 @@ function parseCliMeta(meta: Record<string, unknown> | undefined, dir: string): C
 }
 
 export function requireStoredData(info: CheckpointInfo, dataFlag: string | undefined): StoredData {
-  if (info.stored) return info.stored;
+  if (info.stored) {
+    checkStoredDataSpec(info.dir, info.stored.spec, dataFlag);
+    return info.stored;
+  }
   if (dataFlag === undefined) {
     throw new PushInputError(`checkpoint ${info.dir} was not written by push-ens train, so it does not name its data: expected --data SPEC`);
   }

@@ -3,6 +3,7 @@
 // push-ens sequential spec). Input and output sizes come from the data.
 import * as fs from 'node:fs';
 import { PushInputError } from '../util/errors';
+import { readRegularText } from '../util/safe-read';
 import { LayerSpec, ModelSpec, SequentialSpec, layerOutputShapes, lenet, sequential, validateSpec } from '../nn/spec';
 import type * as LayersModel from '../nn/layers-model';
 import { show } from './options';
@@ -26,6 +27,8 @@ export interface ResolvedModel {
 export const DEFAULT_MLP_HIDDEN = [64, 64];
 const MAX_WIDTH = 100_000;
 const MAX_BLOCKS = 1000;
+/** A model JSON holds a topology (and maybe weights specs), not weights: far below this. */
+const MAX_MODEL_FILE_BYTES = 64 * 1024 * 1024;
 
 export function describeModelSpecs(): string {
   return [
@@ -56,6 +59,16 @@ function parseSizes(text: string, what: string, body: string, min: number, max: 
 /** True when the text names a file rather than a built-in form. */
 function looksLikePath(text: string): boolean {
   return /[\\/]/.test(text) || /\.json$/i.test(text);
+}
+
+const BUILT_IN_KINDS = ['biggernn', 'mlp', 'lenet'];
+
+/** True when resolveModelSpec would read `text` from a file: a path, or anything not a built-in form. */
+export function modelTextNamesFile(text: string): boolean {
+  const trimmed = text.trim();
+  const colon = trimmed.indexOf(':');
+  const kind = (colon < 0 ? trimmed : trimmed.slice(0, colon)).toLowerCase();
+  return looksLikePath(trimmed) || !BUILT_IN_KINDS.includes(kind);
 }
 
 /** Resolves a model spec string for data with the given input shape and output size. */
@@ -117,20 +130,15 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 function fromFile(file: string, io: ModelIO): ModelSpec {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PushInputError(`model file ${show(file)}: no such file, expected a model JSON file or ${MODEL_FORMS}`);
-    if (code === 'EISDIR') throw new PushInputError(`model file ${show(file)} is a directory, expected a model JSON file`);
-    throw new PushInputError(`model file ${show(file)} cannot be read (${code ?? String(err)})`);
-  }
+  if (!fs.existsSync(file)) throw new PushInputError(`model file ${show(file)}: no such file, expected a model JSON file or ${MODEL_FORMS}`);
+  // The user typed the path, so a symlink is followed; a FIFO or device is refused, not read.
+  const text = readRegularText(file, { maxBytes: MAX_MODEL_FILE_BYTES, followSymlinks: true, what: `model file ${show(file)}` });
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (err) {
-    throw new PushInputError(`model file ${show(file)} is not valid JSON (${(err as Error).message.split('\n')[0]})`);
+  } catch {
+    // JSON.parse's message quotes the text around the error: the file's content stays out of errors.
+    throw new PushInputError(`model file ${show(file)} is not valid JSON: expected a model JSON file`);
   }
   let spec: ModelSpec;
   try {

@@ -105,7 +105,10 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
     fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err;
+    // One line naming the file the user asked for, not the temporary name (ENOSPC, EISDIR, EACCES...).
+    const e = err as NodeJS.ErrnoException;
+    const reason = /^[A-Z]+: ([^,\n]+)/.exec(e.message)?.[1] ?? e.message.split('\n')[0];
+    throw new Error(`cannot write ${target}: ${reason}${e.code ? ` (${e.code})` : ''}`);
   } finally {
     pendingTemps.delete(tmp);
   }

@@ -1,9 +1,11 @@
 // A CSV file read as a header plus rectangular rows, with one-line errors that
 // name the file, the row (its line in the file; the header is row 1) and the
-// column (1-based, with its header name).
+// column (1-based). Errors never quote the file's text, header names included:
+// the file may not be a CSV at all (say /etc/passwd) and errors reach logs.
 
 import * as fs from 'node:fs';
 import { PushInputError } from '../util/errors';
+import { readRegularText } from '../util/safe-read';
 import { CsvRecord, parseCsvText } from './csv-parse';
 
 export interface CsvTable {
@@ -29,15 +31,13 @@ export function readCsvTable(file: string): CsvTable {
   return { file, header, rows };
 }
 
+/** The whole text must fit one string (V8 caps strings near 512 MiB) and parsing needs several times that. */
+export const MAX_CSV_BYTES = 256 * 1024 * 1024;
+
 function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PushInputError(`${file}: no such file, expected an existing CSV file`);
-    if (code === 'EISDIR') throw new PushInputError(`${file} is a directory, expected a CSV file`);
-    throw new PushInputError(`${file}: cannot be read (${code ?? String(err)}), expected a readable CSV file`);
-  }
+  if (!fs.existsSync(file)) throw new PushInputError(`${file}: no such file, expected an existing CSV file`);
+  // The user named the file, so a symlink is followed; a FIFO or device is refused, not read.
+  return readRegularText(file, { maxBytes: MAX_CSV_BYTES, followSymlinks: true, what: `CSV file ${file}` });
 }
 
 function checkHeader(file: string, line: number, header: string[]): void {
@@ -48,10 +48,7 @@ function checkHeader(file: string, line: number, header: string[]): void {
     }
     const first = seen.get(name);
     if (first !== undefined) {
-      throw new PushInputError(
-        `${file} row ${line} (header), column ${col + 1} ${quote(name)}: duplicate column name ` +
-          `(also column ${first + 1}), expected unique names`,
-      );
+      throw new PushInputError(`${file} row ${line} (header), column ${col + 1}: duplicate column name (also column ${first + 1}), expected unique names`);
     }
     seen.set(name, col);
   });
@@ -62,16 +59,16 @@ function checkRowLength(file: string, header: string[], row: CsvRecord): void {
   if (got === header.length) return;
   const detail =
     got < header.length
-      ? `column ${got + 1} ${quote(header[got])} is missing`
-      : `column ${header.length + 1} is beyond the last header column ${quote(header[header.length - 1])}`;
+      ? `column ${got + 1} is missing`
+      : `column ${header.length + 1} is beyond the last header column`;
   throw new PushInputError(
     `${file} row ${row.line}: has ${got} fields but the header has ${header.length} (${detail}), expected one field per column`,
   );
 }
 
-/** "file row R, column C "name"" — the start of every cell error. */
+/** "file row R, column C": the start of every cell error. */
 export function cellLocation(table: CsvTable, row: CsvRecord, col: number): string {
-  return `${table.file} row ${row.line}, column ${col + 1} ${quote(table.header[col])}`;
+  return `${table.file} row ${row.line}, column ${col + 1}`;
 }
 
 // Decimal numbers only: rejects "", "NA", "NaN", "Infinity", "0x1f" that Number() would let through.
@@ -81,30 +78,25 @@ export function isNumericCell(text: string): boolean {
   return NUMBER.test(text.trim());
 }
 
-/** The cell as a number, or a one-line error naming file, row and column. */
+/** The cell as a number, or a one-line error naming file, row and column (not the cell's text). */
 export function numericCell(table: CsvTable, row: CsvRecord, col: number): number {
   const text = row.fields[col].trim();
   const value = NUMBER.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(value)) {
-    throw new PushInputError(`${cellLocation(table, row, col)}: expected a number, got ${quote(text)}`);
+    const got = text === '' ? 'an empty cell' : 'a cell that is not a finite decimal number';
+    throw new PushInputError(`${cellLocation(table, row, col)}: expected a number, got ${got}`);
   }
   return value;
 }
 
-/** The index of a column by header name, or an error listing the columns. */
+/** The index of a column by header name (`name` is the caller's text, so it may be quoted). */
 export function columnIndex(table: CsvTable, name: string, role: string): number {
   const col = table.header.indexOf(name.trim());
   if (col < 0) {
-    throw new PushInputError(
-      `${table.file}: no column named ${quote(name)} for the ${role}, expected one of: ${listColumns(table.header)}`,
-    );
+    const n = table.header.length;
+    throw new PushInputError(`${table.file}: no column named ${quote(name)} for the ${role} among its ${n} header column${n === 1 ? '' : 's'}, expected a header with that name`);
   }
   return col;
-}
-
-function listColumns(header: string[]): string {
-  const shown = header.slice(0, 20).map(quote).join(', ');
-  return header.length > 20 ? `${shown}, ... (${header.length} columns)` : shown;
 }
 
 /** JSON-quoted (so a newline inside stays on one line) and cut short. */

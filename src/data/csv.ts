@@ -3,7 +3,7 @@
 
 import { PushInputError } from '../util/errors';
 import { Dataset, Task } from './dataset';
-import { CsvTable, cellLocation, columnIndex, isNumericCell, numericCell, quote, readCsvTable } from './csv-table';
+import { CsvTable, cellLocation, columnIndex, isNumericCell, numericCell, readCsvTable } from './csv-table';
 
 export interface CsvDatasetOptions {
   /** Target column by header name; default the last column. */
@@ -26,9 +26,7 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): D
     options.target === undefined ? table.header.length - 1 : columnIndex(table, options.target, 'target');
   const featureCols = table.header.map((_, c) => c).filter((c) => c !== targetCol);
   if (featureCols.length === 0) {
-    throw new PushInputError(
-      `${file}: has only the target column ${quote(table.header[targetCol])}, expected at least one input column besides it`,
-    );
+    throw new PushInputError(`${file}: has only the target column (column ${targetCol + 1}), expected at least one input column besides it`);
   }
   const n = table.rows.length;
   const base = {
@@ -95,8 +93,7 @@ function readLabels(table: CsvTable, col: number): Labels {
     // A mix of numbers and text is more likely a data error than a set of class names.
     const firstText = table.rows.find((row) => !isNumericCell(row.fields[col]))!;
     throw new PushInputError(
-      `${cellLocation(table, firstText, col)}: label ${quote(firstText.fields[col].trim())} is text but other labels ` +
-        `are numbers, expected all integer labels or all text labels`,
+      `${cellLocation(table, firstText, col)}: the label is text but other labels are numbers, expected all integer labels or all text labels`,
     );
   }
   return textLabels(table, col);
@@ -108,10 +105,7 @@ function integerLabels(table: CsvTable, col: number): Labels {
   table.rows.forEach((row, i) => {
     const label = numericCell(table, row, col);
     if (!Number.isInteger(label) || label < 0 || label >= MAX_CLASSES) {
-      throw new PushInputError(
-        `${cellLocation(table, row, col)}: label ${quote(row.fields[col].trim())}, ` +
-          `expected an integer class index in [0, ${MAX_CLASSES - 1}]`,
-      );
+      throw new PushInputError(`${cellLocation(table, row, col)}: the label is not an integer class index, expected one in [0, ${MAX_CLASSES - 1}]`);
     }
     y[i] = label;
     max = Math.max(max, label);

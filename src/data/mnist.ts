@@ -6,9 +6,9 @@
 // point, which parses all ten at require time and shuffles with Math.random.
 // Nothing is read until a mnist spec is loaded.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PushInputError } from '../util/errors';
+import { readRegularText } from '../util/safe-read';
 import { Rng } from '../util/rng';
 import { DataSplit, Dataset } from './dataset';
 
@@ -19,6 +19,8 @@ export const MNIST_AVAILABLE = 10000;
 
 // Fixed, not the run's seed: runs with different seeds are scored on the same test digits.
 const MNIST_SPLIT_SEED = 0x6d6e6973;
+// Each class file holds ~1,000 digits as JSON text (~2.3 MB); a far larger one is not the package's.
+const MAX_DIGITS_FILE_BYTES = 64 * 1024 * 1024;
 
 interface MnistDigits {
   pixels: Float32Array; // [count, 784], grouped by class
@@ -76,7 +78,7 @@ function readDigits(): MnistDigits {
   const perClass: number[][] = [];
   for (let label = 0; label < MNIST_NUM_CLASSES; label++) {
     const file = path.join(dir, `${label}.json`);
-    const data = (JSON.parse(fs.readFileSync(file, 'utf8')) as { data?: unknown }).data;
+    const data = (JSON.parse(readRegularText(file, { maxBytes: MAX_DIGITS_FILE_BYTES, followSymlinks: true })) as { data?: unknown }).data;
     if (!Array.isArray(data) || data.length % MNIST_PIXELS !== 0) {
       throw new PushInputError(`${file}: expected {"data": [...]} with a multiple of ${MNIST_PIXELS} pixels`);
     }

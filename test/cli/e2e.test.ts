@@ -152,7 +152,8 @@ describe('each algorithm on classification', () => {
   test('predict classification modes, with class names from a CSV', async () => {
     const dir = W('colors');
     ok(await runCli(['train', '--data', `csv:${FIXTURES}/colors.csv`, '--task', 'classification', '--model', 'mlp:8', '--epochs', '15', '--particles', '2', '-b', '24', '--out', dir, '-q']));
-    const r = ok(await runCli(['predict', '-c', dir, '--modes', 'mean_prob,mode,entropy,mutual_info', '--split', 'all']));
+    // Trained on a file: predict reads it again only when named with --data.
+    const r = ok(await runCli(['predict', '-c', dir, '--data', `csv:${FIXTURES}/colors.csv`, '--modes', 'mean_prob,mode,entropy,mutual_info', '--split', 'all']));
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('row,a,b,mean_prob_blue,mean_prob_green,mean_prob_red,mode,entropy,mutual_info');
     expect(lines).toHaveLength(91);

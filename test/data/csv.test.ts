@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadCsvDataset, loadCsvInputs } from '../../src/data/csv';
 import { parseCsvText } from '../../src/data/csv-parse';
@@ -105,44 +106,70 @@ describe('loadCsvDataset', () => {
 
     test('ragged row, short and long', () => {
       expect(csvError('short.csv', 'a,b,c\n1,2,3\n4,5\n')).toBe(
-        `${path.join(tmp.dir, 'short.csv')} row 3: has 2 fields but the header has 3 (column 3 "c" is missing), expected one field per column`,
+        `${path.join(tmp.dir, 'short.csv')} row 3: has 2 fields but the header has 3 (column 3 is missing), expected one field per column`,
       );
-      expect(csvError('long.csv', 'a,b\n1,2\n\n3,4,5\n')).toMatch(/long\.csv row 4: has 3 fields but the header has 2 \(column 3 is beyond the last header column "b"\)/);
+      expect(csvError('long.csv', 'a,b\n1,2\n\n3,4,5\n')).toMatch(/long\.csv row 4: has 3 fields but the header has 2 \(column 3 is beyond the last header column\)/);
     });
 
     test('non-numeric cell', () => {
       expect(csvError('text.csv', 'a,b,c\n1,2,3\n4,five,6\n')).toBe(
-        `${path.join(tmp.dir, 'text.csv')} row 3, column 2 "b": expected a number, got "five"`,
+        `${path.join(tmp.dir, 'text.csv')} row 3, column 2: expected a number, got a cell that is not a finite decimal number`,
       );
-      expect(csvError('missing-value.csv', 'a,b\n1,\n')).toMatch(/row 2, column 2 "b": expected a number, got ""/);
-      expect(csvError('nan.csv', 'a,b\nNaN,1\n')).toMatch(/row 2, column 1 "a": expected a number, got "NaN"/);
+      expect(csvError('missing-value.csv', 'a,b\n1,\n')).toMatch(/row 2, column 2: expected a number, got an empty cell/);
+      expect(csvError('nan.csv', 'a,b\nNaN,1\n')).toMatch(/row 2, column 1: expected a number, got a cell that is not/);
     });
 
     test('row numbers count lines inside quoted fields', () => {
-      expect(csvError('multiline.csv', 'a,b\n"1\n2",3\n')).toMatch(/row 2, column 1 "a": expected a number, got "1\\n2"/);
+      expect(csvError('multiline.csv', 'a,b\n"1\n2",3\n')).toMatch(/row 2, column 1: expected a number/);
     });
 
     test('unknown target column', () => {
       expect(csvError('target.csv', 'a,b\n1,2\n', { target: 'price' })).toMatch(
-        /target\.csv: no column named "price" for the target, expected one of: "a", "b"/,
+        /target\.csv: no column named "price" for the target among its 2 header columns/,
       );
     });
 
     test('duplicate and empty header names', () => {
-      expect(csvError('dup.csv', 'a,b,a\n1,2,3\n')).toMatch(/dup\.csv row 1 \(header\), column 3 "a": duplicate column name \(also column 1\)/);
+      expect(csvError('dup.csv', 'a,b,a\n1,2,3\n')).toMatch(/dup\.csv row 1 \(header\), column 3: duplicate column name \(also column 1\)/);
       expect(csvError('noname.csv', 'a,,c\n1,2,3\n')).toMatch(/noname\.csv row 1 \(header\), column 2: empty column name/);
     });
 
     test('only a target column', () => {
-      expect(csvError('one-col.csv', 'y\n1\n2\n')).toMatch(/only the target column "y"/);
+      expect(csvError('one-col.csv', 'y\n1\n2\n')).toMatch(/only the target column \(column 1\)/);
     });
 
     test('bad classification labels', () => {
       const opts = { task: 'classification' as const };
-      expect(csvError('frac.csv', 'x,label\n1,0\n2,1.5\n', opts)).toMatch(/frac\.csv row 3, column 2 "label": label "1.5", expected an integer class index/);
-      expect(csvError('neg.csv', 'x,label\n1,-1\n', opts)).toMatch(/neg\.csv row 2, column 2 "label": label "-1"/);
-      expect(csvError('mixed.csv', 'x,label\n1,0\n2,cat\n', opts)).toMatch(/mixed\.csv row 3, column 2 "label": label "cat" is text but other labels are numbers/);
-      expect(csvError('nolabel.csv', 'x,label\n1,cat\n2,""\n', opts)).toMatch(/nolabel\.csv row 3, column 2 "label": empty label/);
+      expect(csvError('frac.csv', 'x,label\n1,0\n2,1.5\n', opts)).toMatch(/frac\.csv row 3, column 2: the label is not an integer class index/);
+      expect(csvError('neg.csv', 'x,label\n1,-1\n', opts)).toMatch(/neg\.csv row 2, column 2: the label is not an integer class index/);
+      expect(csvError('mixed.csv', 'x,label\n1,0\n2,cat\n', opts)).toMatch(/mixed\.csv row 3, column 2: the label is text but other labels are numbers/);
+      expect(csvError('nolabel.csv', 'x,label\n1,cat\n2,""\n', opts)).toMatch(/nolabel\.csv row 3, column 2: empty label/);
+    });
+
+    test("errors never print the file's text: cells, labels and header names stay out", () => {
+      const secret = 'sk_live_9f8e7d6c5b4a';
+      const cases: [string, string, Parameters<typeof loadCsvDataset>[1]][] = [
+        ['secret-cell.csv', `x,y\n1,2\n${secret},3\n`, {}],
+        ['secret-label.csv', `x,label\n1,0\n2,${secret}\n`, { task: 'classification' }],
+        ['secret-int-label.csv', `x,label\n1,0\n2,-${secret.length}\n`, { task: 'classification' }],
+        ['secret-header.csv', `${secret}\n1\n`, {}],
+        ['secret-dup.csv', `${secret},${secret}\n1,2\n`, {}],
+        ['secret-ragged.csv', `a,${secret}\n1\n`, {}],
+        ['secret-target.csv', `${secret},b\n1,2\n`, { target: 'price' }],
+      ];
+      for (const [name, content, opts] of cases) {
+        const msg = csvError(name, content, opts);
+        expect(msg).toMatch(/row \d+|column \d+|header column/);
+        expect(msg).not.toContain(secret);
+        expect(msg).not.toContain(`-${secret.length}`);
+      }
+    });
+
+    test('a FIFO or a device is refused with one line, not read', () => {
+      const fifo = path.join(tmp.dir, 'pipe.csv');
+      execFileSync('mkfifo', [fifo]);
+      expect(inputErrorMessage(() => loadCsvDataset(fifo))).toBe(`CSV file ${fifo} is a FIFO: expected a regular file`);
+      expect(inputErrorMessage(() => loadCsvDataset('/dev/zero'))).toBe('CSV file /dev/zero is a device: expected a regular file');
     });
   });
 });

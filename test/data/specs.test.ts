@@ -157,7 +157,7 @@ describe('loadDataset', () => {
 
     test('bad values in a csv are reported', () => {
       const file = tmp.write('bad.csv', 'a,b\n1,2\n3,x\n');
-      expect(inputErrorMessage(() => loadDataset(`csv:${file}`, { seed: 1 }))).toMatch(/bad\.csv row 3, column 2 "b"/);
+      expect(inputErrorMessage(() => loadDataset(`csv:${file}`, { seed: 1 }))).toMatch(/bad\.csv row 3, column 2: expected a number/);
     });
   });
 });

@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { PushInputError } from '../../util/errors';
 import type { DataSplit } from '../../data/dataset';
+import type { ModelSpec } from '../../nn/spec';
 import { DEFAULT_TEST_FRACTION, describeDataSpecs } from '../../data/specs';
 import { parseOptimizerConfig, OptimizerConfig } from '../../nn/optimizers';
 import { parseSchedulerConfig, SchedulerConfig } from '../../nn/schedulers';
@@ -26,7 +27,8 @@ import {
   parseSchedulerOption,
   show,
 } from '../options';
-import { describeModelSpecs, resolveModelSpec, countParameters } from '../model-spec';
+import { describeModelSpecs, resolveModelSpec, countParameters, modelTextNamesFile } from '../model-spec';
+import { checkStoredDataSpec, dataSpecFile } from '../stored-paths';
 import { StoredData, checkBatchSize, chooseLoss, inputShapeOf, loadTrainingData, outputSizeFor, parseDataSpecOption } from '../data';
 import { Progress, chooseProgressStyle } from '../progress';
 import { Interrupts, InterruptedError, reportInterruptOnce } from '../signals';
@@ -324,8 +326,10 @@ export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan
 
 /** When resuming, flags that would change the run are refused. */
 function checkResumeFlags(flags: TrainFlags, dir: string, stored: Engine.CliMeta): void {
+  // A run trained on a file needs --data naming a file: the checkpoint's path is not opened for it.
+  const dataFromFile = dataSpecFile(stored.train.data.spec) !== undefined;
   for (const key of Object.keys(flags) as (keyof TrainFlags)[]) {
-    if (flags[key] === undefined || RESUMABLE.has(key)) continue;
+    if (flags[key] === undefined || RESUMABLE.has(key) || (key === 'data' && dataFromFile)) continue;
     const flag = FLAG_NAMES[key] ?? `--${key}`;
     throw new PushInputError(`${flag} cannot change a resumed run: ${show(dir)} was trained with its own ${flag.slice(2)} setting; drop ${flag}, or start a new run with --out`);
   }
@@ -341,11 +345,15 @@ function checkResumeFlags(flags: TrainFlags, dir: string, stored: Engine.CliMeta
 export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<void> {
   const log = new Log(mode);
   let stored: Engine.CliMeta | undefined;
+  let resumedModel: ModelSpec | undefined;
   if (flags.resume !== undefined) {
     const info = engine().readCheckpointInfo('--resume', flags.resume);
     if (!info.cli) throw new PushInputError(`--resume ${show(flags.resume)}: the checkpoint was not written by push-ens train, expected one that was`);
     stored = info.cli;
     checkResumeFlags(flags, flags.resume, stored);
+    checkStoredDataSpec(flags.resume, stored.train.data.spec, flags.data);
+    // A model file named in the checkpoint is not opened: the checkpoint holds the model it trained.
+    if (modelTextNamesFile(stored.model)) resumedModel = info.info.model;
   }
   const plan = planTrain(flags, stored);
   const outDir = plan.out !== undefined ? checkOutputPath('--out', plan.out, { kind: 'dir', overwrite: plan.force, isOurs: (p) => engine().isCheckpointDir(p) }) : undefined;
@@ -355,7 +363,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   const train = split.train;
   const loss = chooseLoss(plan.loss, train.task, plan.data.spec);
   const outputSize = outputSizeFor(train, loss);
-  const model = resolveModelSpec(plan.model, { inputShape: inputShapeOf(train), outputSize });
+  const model = resumedModel ? { text: plan.model, spec: resumedModel } : resolveModelSpec(plan.model, { inputShape: inputShapeOf(train), outputSize });
   const batchSize = checkBatchSize(plan.batchSize, train, plan.batchSizeExplicit);
   const devices: DeviceChoice = await resolveDevices(flags, stored?.devices);
 

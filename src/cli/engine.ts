@@ -170,7 +170,7 @@ function parseCliMeta(meta: Record<string, unknown> | undefined, dir: string): C
   const cli = meta?.cli as CliMeta | undefined;
   if (cli === undefined) return undefined;
   const ok =
-    cli && typeof cli === 'object' && cli.version === 1 && cli.data && typeof cli.data.spec === 'string' && Number.isInteger(cli.data.seed) && cli.train && typeof cli.model === 'string';
+    cli && typeof cli === 'object' && cli.version === 1 && cli.data && typeof cli.data.spec === 'string' && Number.isInteger(cli.data.seed) && cli.train && typeof cli.train.data?.spec === 'string' && typeof cli.model === 'string';
   if (!ok) throw new PushInputError(`checkpoint ${dir}: manifest.json field meta.cli is malformed: the checkpoint is corrupt`);
   return { ...cli };
 }

@@ -33,7 +33,7 @@ export function registerEval(program: Command, modeOf: ModeOf): void {
         'ece (15 bins) and brier. In the data\'s original units.',
     )
     .requiredOption('-c, --checkpoint <dir>', 'checkpoint directory written by push-ens train --out')
-    .option('--data <spec>', "data to evaluate on, with targets (default: the checkpoint's training data)")
+    .option('--data <spec>', "data to evaluate on, with targets (default: the checkpoint's training data; required if that was a file)")
     .option('--split <which>', 'test, train or all (default: test, the split held out in training)');
   addPosteriorCommandTail<EvalFlags>(cmd, 'evaluate', modeOf, runEval);
 }

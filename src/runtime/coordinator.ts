@@ -182,7 +182,13 @@ export class PushDist implements AsyncDisposable {
     return this.slotOf(pid).device.name;
   }
 
-  /** Runs handler `msg` on particle `pid` in its device worker; resolves to the handler's result. */
+  /**
+   * Runs handler `msg` on particle `pid` in its device worker; resolves to the handler's result.
+   * Arguments and results may hold undefined, null, booleans, numbers, strings, 64-bit BigInts,
+   * Dates, dense arrays, plain objects, Maps, Sets, typed arrays and tensors (arriving as
+   * WireTensors here), nested up to 64 levels; anything else rejects with a PushInputError
+   * naming the argument and path, before anything is sent (src/runtime/wire-values.ts).
+   */
   async launch<T = unknown>(pid: number, msg: string, ...args: unknown[]): Promise<T> {
     const slot = this.slotOf(pid);
     await this.particleReady[pid];

@@ -222,7 +222,7 @@ class Lifter {
     // Depth 0 is the body, often an argument list: each argument may nest MAX_DEPTH levels.
     if (depth > MAX_DEPTH) throw new UnsendableValueError(`nesting deeper than ${MAX_DEPTH} levels`);
     const { hooks } = this.opts;
-    if (hooks ? hooks.isTensor(obj) : isTensorLike(obj)) return this.tensor(obj, depth);
+    if (obj instanceof WireTensor || (hooks ? hooks.isTensor(obj) : isTensorLike(obj))) return this.tensor(obj, depth);
     // A scan of at most MAX_DEPTH ancestors: cheaper than a Set for the shallow trees messages hold.
     for (let i = 0; i < depth; i++) if (this.ancestors[i] === obj) throw new UnsendableValueError('circular reference: the value contains itself');
     this.ancestors[depth] = obj;
@@ -241,7 +241,7 @@ class Lifter {
     if (!this.opts.segments) return v; // checking only: do not read a tensor's data
     let d: TensorData;
     try {
-      d = this.opts.hooks ? this.opts.hooks.toData(v) : tensorLikeData(v);
+      d = v instanceof WireTensor || !this.opts.hooks ? tensorLikeData(v) : this.opts.hooks.toData(v);
     } catch (err) {
       throw new UnsendableValueError(`a tensor whose data cannot be read (${(err as Error).message})`);
     }

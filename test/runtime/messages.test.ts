@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PushDist } from '../../src/runtime/coordinator';
+import { WireTensor } from '../../src/runtime/wire';
 import { PushHandlerError, PushInputError } from '../../src/util/errors';
 import { tempDir } from '../cli/helpers';
 import { HANDLERS, SMALL_MODEL } from './helpers';
@@ -42,6 +43,11 @@ describe.each(['thread', 'process'] as const)('messages with %s workers', (isola
     const values = sendableValues().map(([, v]) => v);
     expectExact(await dist.launch(0, 'relay', 1, 'echo', ...values), values);
     expectExact(await dist.launch(0, 'relay', 2, 'echo', ...values), values);
+  });
+
+  test('a WireTensor returned by a handler arrives as a WireTensor', async () => {
+    const out = await dist.launch<{ t: WireTensor }>(1, 'makeWireTensor');
+    expectExact(out.t, new WireTensor(Int32Array.from([1, 2, 3]), [3], 'int32'));
   });
 
   test('unsendable arguments reject with the argument and path; nothing stays pending; no timeout fires later', async () => {

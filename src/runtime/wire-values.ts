@@ -164,7 +164,7 @@ export function typedArrayName(v: ArrayBufferView): string {
 }
 
 /** tf.Tensors (of any tfjs copy) and WireTensors travel as tensors. */
-export function isTensorLike(v: object): boolean {
+function isTensorLike(v: object): boolean {
   if (v instanceof WireTensor) return true;
   const t = v as { dataSync?: unknown; shape?: unknown; dtype?: unknown };
   return typeof t.dataSync === 'function' && Array.isArray(t.shape) && typeof t.dtype === 'string';
@@ -191,6 +191,9 @@ const article = (word: string) => (/^[AEIOU]/i.test(word) ? `an ${word}` : `a ${
 // String.prototype.isWellFormed: Node 20, not yet in TypeScript's ES2022 lib.
 const isWellFormed = (s: string) => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
 class Lifter {
   /** Containers on the path from the root to the current value, by depth: a repeat is a cycle. */
   private readonly ancestors: object[] = [];
@@ -207,7 +210,7 @@ class Lifter {
       case 'undefined':
         return value;
       case 'bigint':
-        if (value < -(2n ** 63n) || value >= 2n ** 64n) {
+        if (value < INT64_MIN || value > UINT64_MAX) {
           throw new UnsendableValueError(`the BigInt ${shortBigInt(value)} is outside the range a message carries exactly (-2^63 to 2^64 - 1)`);
         }
         return value;
@@ -250,7 +253,9 @@ class Lifter {
 
   private container(v: object, depth: number): unknown {
     const proto = Object.getPrototypeOf(v);
-    if (proto === Object.prototype) return this.object(v as Record<string, unknown>, depth); // the common case, first
+    // The common cases first.
+    if (proto === Object.prototype) return this.object(v as Record<string, unknown>, depth);
+    if (proto === Array.prototype) return this.array(v as unknown[], depth);
     const kind = builtinKind(v);
     if (kind === 'Array') return this.array(v as unknown[], depth);
     if (kind === 'Object') return this.object(v as Record<string, unknown>, depth);

@@ -10,7 +10,7 @@ import { DeviceLink, ProcessLink, ThreadLink } from './links';
 import { RelayBufferPool } from './stream-frames';
 import { PendingReplies } from './pending';
 import { BY_PID, COORDINATOR, ControlOp, Header, SerializedError } from './protocol';
-import { decodeBody, decodeHeader, encodeFrame } from './wire';
+import { checkSendable, decodeBody, decodeHeader, encodeFrame, nameUnsendable } from './wire';
 import { Isolation, WorkerPlan, checkNativePackages, planWorker } from './worker-plan';
 import type { DeviceStats, InitArgs, CreateArgs, ParticleSnapshot } from './worker-api';
 
@@ -136,6 +136,12 @@ export class PushDist implements AsyncDisposable {
   /** Creates a particle and returns its pid (0, 1, 2, ...). Devices are assigned round-robin unless given. */
   createParticle(opts: CreateParticleOptions = {}): number {
     this.assertOpen();
+    try {
+      const { optimizer, scheduler, state, snapshot } = opts;
+      checkSendable({ optimizer, scheduler, state, snapshot });
+    } catch (err) {
+      throw nameUnsendable(err, 'createParticle options');
+    }
     let slot: DeviceSlot;
     if (opts.device !== undefined) {
       const found = this.slots.find((s) => s.device.name === opts.device);
@@ -176,7 +182,13 @@ export class PushDist implements AsyncDisposable {
     return this.slotOf(pid).device.name;
   }
 
-  /** Runs handler `msg` on particle `pid` in its device worker; resolves to the handler's result. */
+  /**
+   * Runs handler `msg` on particle `pid` in its device worker; resolves to the handler's result.
+   * Arguments and results may hold undefined, null, booleans, numbers, strings, 64-bit BigInts,
+   * Dates, dense arrays, plain objects, Maps, Sets, typed arrays and tensors (arriving as
+   * WireTensors here), nested up to 64 levels; anything else rejects with a PushInputError
+   * naming the argument and path, before anything is sent (src/runtime/wire-values.ts).
+   */
   async launch<T = unknown>(pid: number, msg: string, ...args: unknown[]): Promise<T> {
     const slot = this.slotOf(pid);
     await this.particleReady[pid];
@@ -319,8 +331,15 @@ export class PushDist implements AsyncDisposable {
     // init, create and close have error paths of their own (worker death, the close grace period).
     const timed = header.k === 'call' || (header.k === 'ctl' && TIMED_CONTROLS.has(header.op));
     const timeout = timeoutMs ?? (timed ? this.opts.timeoutMs : undefined);
+    // Encode first: a body that cannot be sent must leave no waiter (and no timer) behind.
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(header, body);
+    } catch (err) {
+      return Promise.reject(nameUnsendable(err, ...sendLabel(header)));
+    }
     const p = this.pending.wait<T>(header.id, slot.index, timeout, describe);
-    this.sendTo(slot, encodeFrame(header, body));
+    this.sendTo(slot, frame);
     return p;
   }
 
@@ -404,6 +423,15 @@ export class PushDist implements AsyncDisposable {
 }
 
 const TIMED_CONTROLS = new Set<ControlOp>(['params', 'setParams', 'stats']);
+
+/** How an unsendable body is named in its error: the API call it came from. */
+function sendLabel(h: Header): [what: string, argList: boolean] {
+  if (h.k === 'call') return [`launch(${JSON.stringify(h.msg)})`, true];
+  if (h.k === 'ctl') return [CONTROL_LABELS[h.op] ?? `control "${h.op}"`, false];
+  return ['message', false];
+}
+
+const CONTROL_LABELS: Partial<Record<ControlOp, string>> = { init: 'PushDist.create options', create: 'createParticle options', setParams: 'setSnapshot' };
 
 function serializeSimple(err: Error): SerializedError {
   return { name: err.name, message: err.message };

@@ -11,7 +11,7 @@ import { ParticleStore } from './particle-store';
 import { PendingReplies } from './pending';
 import { BY_PID, COORDINATOR, Header, SerializedError, serializeError } from './protocol';
 import { tfTensorHooks } from './tensor-hooks';
-import { decodeBody, decodeHeader, encodeFrame } from './wire';
+import { checkSendable, decodeBody, decodeHeader, encodeFrame, nameUnsendable } from './wire';
 import type { CreateArgs, DeviceStats, InitArgs, ParamsAndGrads, ParticleSnapshot } from './worker-api';
 
 type Handler = (p: Particle, ...args: unknown[]) => unknown;
@@ -19,7 +19,8 @@ type Handler = (p: Particle, ...args: unknown[]) => unknown;
 export class DeviceWorker implements ParticleHost {
   device = '?';
   private deviceIndex = -1;
-  private handlers: Record<string, Handler> = {};
+  /** Only the handler modules' own exported functions: never Object.prototype's methods. */
+  private readonly handlers = new Map<string, Handler>();
   private storeImpl?: ParticleStore;
   private readonly particles = new Map<number, Particle>();
   private rosterList: number[] = [];
@@ -57,15 +58,36 @@ export class DeviceWorker implements ParticleHost {
   }
 
   sendMessage(fromPid: number, toPid: number, msg: string, args: unknown[]): Promise<unknown> {
+    const unsendable = (err: unknown) => Promise.reject(nameUnsendable(err, `p.send(${toPid}, ${JSON.stringify(msg)})`, true));
     if (this.particles.has(toPid)) {
-      // Same device: no serialisation; run it as its own task.
-      return Promise.resolve().then(() => this.runHandler(toPid, msg, args));
+      // Same device: no serialisation, but the same rules as across devices; run it as its own task.
+      try {
+        checkSendable(args, tfTensorHooks);
+      } catch (err) {
+        return unsendable(err);
+      }
+      return Promise.resolve()
+        .then(() => this.runHandler(toPid, msg, args))
+        .then((result) => {
+          try {
+            checkSendable(result, tfTensorHooks);
+          } catch (err) {
+            throw nameUnsendable(err, resultLabel(msg));
+          }
+          return result;
+        });
     }
     this.checkPid(toPid);
     const id = this.pending.nextId();
     const header: Header = { k: 'call', id, from: this.deviceIndex, to: BY_PID, pid: toPid, msg };
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(header, args, tfTensorHooks);
+    } catch (err) {
+      return unsendable(err);
+    }
     const p = this.pending.wait(id, COORDINATOR, undefined, () => `message ${JSON.stringify(msg)} from particle ${fromPid} to particle ${toPid}`);
-    this.endpoint.send(encodeFrame(header, args, tfTensorHooks));
+    this.endpoint.send(frame);
     return p;
   }
 
@@ -114,7 +136,8 @@ export class DeviceWorker implements ParticleHost {
       try {
         frame = encodeFrame({ k: 'reply', id: h.id, from: this.deviceIndex, to: h.from, ok }, body, tfTensorHooks);
       } catch (err) {
-        frame = encodeFrame({ k: 'reply', id: h.id, from: this.deviceIndex, to: h.from, ok: false }, serializeError(err, { ...context, device: this.device }));
+        const e = nameUnsendable(err, context ? resultLabel(context.msg) : 'the reply');
+        frame = encodeFrame({ k: 'reply', id: h.id, from: this.deviceIndex, to: h.from, ok: false }, serializeError(e, { ...context, device: this.device }));
       }
       this.endpoint.send(frame);
       if (h.k === 'reply') return;
@@ -134,9 +157,9 @@ export class DeviceWorker implements ParticleHost {
     if (!particle) {
       throw new PushInputError(`particle ${pid} does not live on device ${this.device}`);
     }
-    const handler = this.handlers[msg];
-    if (typeof handler !== 'function') {
-      const known = Object.keys(this.handlers).sort();
+    const handler = this.handlers.get(msg);
+    if (!handler) {
+      const known = [...this.handlers.keys()].sort();
       throw new PushInputError(`unknown message ${JSON.stringify(msg)}: the handler modules export ${known.length ? known.join(', ') : 'nothing'}`);
     }
     this.handled++;
@@ -193,18 +216,20 @@ export class DeviceWorker implements ParticleHost {
     for (const url of [builtin, ...args.handlers]) {
       const mod = (await import(url)) as Record<string, unknown>;
       for (const [name, fn] of Object.entries(mod)) {
-        if (typeof fn === 'function') this.handlers[name] = fn as Handler;
+        if (typeof fn === 'function') this.handlers.set(name, fn as Handler);
       }
-      // CommonJS modules imported as ESM also expose their exports as `default`.
+      // CommonJS modules imported as ESM also expose their exports as `default` (own properties only).
       const def = mod.default as Record<string, unknown> | undefined;
       if (def && typeof def === 'object') {
-        for (const [name, fn] of Object.entries(def)) if (typeof fn === 'function' && !(name in this.handlers)) this.handlers[name] = fn as Handler;
+        for (const [name, fn] of Object.entries(def)) if (typeof fn === 'function' && !this.handlers.has(name)) this.handlers.set(name, fn as Handler);
       }
     }
     this.storeImpl = new ParticleStore(args.model, args.cacheSize, this);
     return { backend: tf.getBackend() };
   }
 }
+
+const resultLabel = (msg: string) => `the result of ${JSON.stringify(msg)}`;
 
 function toError(e: SerializedError): Error {
   const err = new Error(e.message);

@@ -46,7 +46,10 @@ export class Particle {
     return this.host.localParticles();
   }
 
-  /** Runs handler `msg` on particle `pid`, wherever it lives; resolves to its result. */
+  /**
+   * Runs handler `msg` on particle `pid`, wherever it lives; resolves to its result. Arguments and
+   * results follow launch's rules, on this device too: a value a message cannot carry rejects.
+   */
   send<T = unknown>(pid: number, msg: string, ...args: unknown[]): Promise<T> {
     return this.host.sendMessage(this.pid, pid, msg, args) as Promise<T>;
   }

@@ -8,135 +8,26 @@
 // typed arrays (and tensors, as typed arrays with shape and dtype) are lifted
 // out of the msgpackr skeleton into raw aligned segments: msgpackr copies large
 // binaries byte by byte (~200 MB/s here), while one memcpy per segment runs at
-// several GB/s and the receiver gets zero-copy views.
+// several GB/s and the receiver gets zero-copy views. Which values a body may
+// hold, and how they map onto msgpackr, is wire-values.ts's business.
 import { Packr } from 'msgpackr';
+import { TYPED_ARRAY_CTORS, TensorHooks, TypedArray, liftValue, lowerValue, typedArrayName } from './wire-values';
+
+export { TensorData, TensorHooks, TypedArray, UnsendableValueError, WireTensor, checkSendable, nameUnsendable } from './wire-values';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | BigInt64Array
-  | BigUint64Array;
-
-const TYPED_ARRAY_CTORS: Record<string, new (buf: ArrayBufferLike, off: number, len: number) => TypedArray> = {
-  Float32Array,
-  Float64Array,
-  Int32Array,
-  Uint32Array,
-  Int16Array,
-  Uint16Array,
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  BigInt64Array,
-  BigUint64Array,
-};
-
-/** A tensor on the wire: what tensors become outside a tfjs thread. */
-export interface TensorData {
-  dtype: string;
-  shape: number[];
-  data: TypedArray;
-}
-
-/** A tensor outside tfjs: send one from the coordinator, and tensors come back as these. */
-export class WireTensor implements TensorData {
-  constructor(
-    readonly data: TypedArray,
-    readonly shape: number[],
-    readonly dtype: string = 'float32',
-  ) {}
-}
-
-/** tf.Tensors (of any tfjs copy) and WireTensors travel as tensors. */
-function isTensorLike(v: object): boolean {
-  if (v instanceof WireTensor) return true;
-  const t = v as { dataSync?: unknown; shape?: unknown; dtype?: unknown };
-  return typeof t.dataSync === 'function' && Array.isArray(t.shape) && typeof t.dtype === 'string';
-}
-
-function tensorLikeData(v: object): TensorData {
-  if (v instanceof WireTensor) return v;
-  const t = v as { dataSync(): TypedArray; shape: number[]; dtype: string };
-  return { dtype: t.dtype, shape: t.shape, data: t.dataSync() };
-}
-
-/** Hooks that let a worker send and receive tf.Tensors without this module importing tfjs. */
-export interface TensorHooks {
-  isTensor(v: unknown): boolean;
-  toData(v: unknown): TensorData;
-  fromData(d: TensorData): unknown;
-}
-
-interface BinRef {
-  $bin: number;
-  t: string;
-}
-
-function typeName(v: ArrayBufferView): string {
-  // Typed arrays from another realm (jest's sandbox) fail instanceof but keep their constructor name.
-  return Object.prototype.toString.call(v).slice(8, -1);
-}
-
-function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null || proto?.constructor?.name === 'Object';
-}
-
-function lift(value: unknown, segments: ArrayBufferView[], hooks?: TensorHooks): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (ArrayBuffer.isView(value)) {
-    const t = typeName(value);
-    if (!(t in TYPED_ARRAY_CTORS)) return value; // DataView: let msgpackr decide
-    segments.push(value);
-    return { $bin: segments.length - 1, t } satisfies BinRef;
-  }
-  if (hooks ? hooks.isTensor(value) : isTensorLike(value)) {
-    const d = hooks ? hooks.toData(value) : tensorLikeData(value);
-    return { $tensor: { dtype: d.dtype, shape: d.shape, data: lift(d.data, segments) } };
-  }
-  if (Array.isArray(value)) return value.map((v) => lift(v, segments, hooks));
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, lift(v, segments, hooks)]));
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = lift(v, segments, hooks);
-    return out;
-  }
-  return value;
-}
-
-function lower(value: unknown, segments: TypedArray[], hooks?: TensorHooks): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => lower(v, segments, hooks));
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, lower(v, segments, hooks)]));
-  if (ArrayBuffer.isView(value)) return value;
-  const obj = value as Record<string, unknown>;
-  if (typeof obj.$bin === 'number' && typeof obj.t === 'string' && Object.keys(obj).length === 2) return segments[obj.$bin];
-  if (obj.$tensor && typeof obj.$tensor === 'object' && Object.keys(obj).length === 1) {
-    const t = obj.$tensor as { dtype: string; shape: number[]; data: unknown };
-    const d = new WireTensor(lower(t.data, segments) as TypedArray, t.shape, t.dtype);
-    return hooks ? hooks.fromData(d) : d;
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = lower(v, segments, hooks);
-  return out;
-}
-
 const align8 = (n: number) => (n + 7) & ~7;
 
-/** Encodes a header and a body into one transferable frame. */
+/**
+ * Encodes a header and a body into one transferable frame. Throws an
+ * UnsendableValueError, before anything is sent, when the body holds a value
+ * a message cannot carry exactly.
+ */
 export function encodeFrame(header: object, body?: unknown, hooks?: TensorHooks): Uint8Array {
   const segments: ArrayBufferView[] = [];
-  const skeleton = body === undefined ? undefined : lift(body, segments, hooks);
-  const refs = segments.map((s) => ({ t: typeName(s), n: s.byteLength }));
+  const skeleton = body === undefined ? undefined : liftValue(body, { segments, hooks });
+  const refs = segments.map((s) => ({ t: typedArrayName(s), n: s.byteLength }));
   const h = packr.pack(header);
   const sk = packr.pack({ b: skeleton, s: refs });
   let size = align8(4 + h.length + 4 + sk.length);
@@ -183,5 +74,5 @@ export function decodeBody<B = unknown>(frame: Uint8Array, hooks?: TensorHooks):
     off = align8(off + n);
     return arr;
   });
-  return lower(b, segments, hooks) as B;
+  return lowerValue(b, segments, hooks) as B;
 }

@@ -9,6 +9,7 @@ import { PushHandlerError, PushInputError, PushTimeoutError } from '../../src/ut
 import { Posterior, trainDeepEnsemble, trainMultiSWAG, trainSVGD } from '../../src/bayes';
 import type { CommonTrainOptions } from '../../src/bayes';
 import { regressionData } from '../bayes/helpers';
+import { circular, nest } from '../runtime/sendable-values';
 
 export const MODEL = {
   format: 'push-ens/sequential',
@@ -56,6 +57,20 @@ export const API_BAD_INPUT_CASES: ApiBadInputCase[] = [
   { name: 'launch: fractional particle id', call: (c) => c.dist.launch(0.5, 'echo'), error: PushInputError, message: /unknown particle id 0\.5/ },
   { name: 'launch: unknown message', call: (c) => c.dist.launch(0, 'noSuchHandler'), error: PushHandlerError, message: /unknown message "noSuchHandler": the handler modules export .*echo/ },
   { name: 'launch: a handler that never answers', call: (c) => c.dist.launchWithTimeout(0, 'hang', 100), error: PushTimeoutError, message: /message "hang" to particle 0 on cpu:0 got no answer within 100 ms/ },
+  { name: 'launch: a function argument', call: (c) => c.dist.launch(0, 'echo', 1, { opts: { callback: () => 1 } }), error: PushInputError, message: /launch\("echo"\) argument 2 at \.opts\.callback: a function cannot be sent in a message \(supported: / },
+  { name: 'launch: a symbol argument', call: (c) => c.dist.launch(0, 'echo', Symbol('s')), error: PushInputError, message: /launch\("echo"\) argument 1: a symbol cannot be sent/ },
+  { name: 'launch: a circular argument', call: (c) => c.dist.launch(0, 'echo', circular()), error: PushInputError, message: /argument 1 at \.a\[1\]\.back: circular reference/ },
+  { name: 'launch: a too deeply nested argument', call: (c) => c.dist.launch(0, 'echo', nest(100_000)), error: PushInputError, message: /argument 1 at \.n\.n.*: nesting deeper than 64 levels/ },
+  { name: 'launch: a BigInt beyond 64 bits', call: (c) => c.dist.launch(0, 'echo', 2n ** 80n), error: PushInputError, message: /the BigInt 1208925819614629174706176n is outside the range a message carries exactly \(-2\^63 to 2\^64 - 1\)/ },
+  { name: 'launch: an Error argument', call: (c) => c.dist.launch(0, 'echo', new Error('x')), error: PushInputError, message: /argument 1: an Error cannot be sent/ },
+  { name: 'launch: a class instance argument', call: (c) => c.dist.launch(0, 'echo', { at: new URL('file:///x') }), error: PushInputError, message: /argument 1 at \.at: an instance of class URL cannot be sent/ },
+  { name: 'launch: a sparse array argument', call: (c) => c.dist.launchWithTimeout(0, 'echo', 100, [1, , 3]), error: PushInputError, message: /argument 1 at \[1\]: a hole in a sparse array cannot be sent/ },
+  { name: 'launch: a handler that returns a function', call: (c) => c.dist.launch(0, 'returnFunction'), error: PushHandlerError, message: /handler "returnFunction" failed on particle 0 \(cpu:0\): the result of "returnFunction" at \.cb: a function cannot be sent/ },
+  ...['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf'].map(
+    (name): ApiBadInputCase => ({ name: `launch: Object.prototype's ${name}`, call: (c) => c.dist.launch(0, name), error: PushHandlerError, message: new RegExp(`unknown message "${name}": the handler modules export .*echo`) }),
+  ),
+  { name: 'createParticle: a function in the state', call: (c) => c.dist.createParticle({ state: { onStep: () => 1 } }), error: PushInputError, message: /createParticle options at \.state\.onStep: a function cannot be sent/ },
+  { name: 'setSnapshot: slots that are not typed arrays', call: (c) => c.dist.setSnapshot(0, { slots: { m: new Map([['x', Symbol('s')]]) } as never }), error: PushInputError, message: /setSnapshot at \.slots\.m\.get\("x"\): a symbol cannot be sent/ },
   { name: 'setSnapshot: wrong number of parameters', call: (c) => c.dist.setSnapshot(0, { params: new Float32Array(3) }), error: PushInputError, message: /particle 0: 3 parameter values given, the model has 41 parameters/ },
   { name: 'restartDevice: a live device', call: (c) => c.dist.restartDevice('cpu:0'), error: PushInputError, message: /device cpu:0 is alive: only a dead device can be restarted/ },
   { name: 'restartDevice: unknown device', call: (c) => c.dist.restartDevice('cuda:3'), error: PushInputError, message: /device "cuda:3" is not one of this run's devices/ },

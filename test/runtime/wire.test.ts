@@ -1,4 +1,6 @@
-import { decodeBody, decodeHeader, encodeFrame } from '../../src/runtime/wire';
+import { UnsendableValueError, checkSendable, decodeBody, decodeHeader, encodeFrame } from '../../src/runtime/wire';
+import { PushInputError } from '../../src/util/errors';
+import { expectExact, nest, sendableValues, unsendableValues } from './sendable-values';
 
 describe('wire frames', () => {
   test('header and body round-trip; typed arrays come back as aligned views', () => {
@@ -28,5 +30,49 @@ describe('wire frames', () => {
     const shifted = new Uint8Array(frame.byteLength + 1);
     shifted.set(frame, 1);
     expect(Array.from(decodeBody<Float32Array>(shifted.subarray(1)))).toEqual([9, 8, 7]);
+  });
+});
+
+describe('the values a frame carries', () => {
+  const roundTrip = (v: unknown) => decodeBody(encodeFrame({ k: 'call' }, v));
+
+  test.each(sendableValues())('%s round-trips exactly', (_name, value) => {
+    expectExact(roundTrip(value), value);
+    expectExact(roundTrip([value]), [value]); // inside an argument list too
+  });
+
+  test('all of them together, and look-alikes of the placeholders next to real typed arrays come back unchanged', () => {
+    const all = sendableValues().map(([, v]) => v);
+    expectExact(roundTrip(all), all);
+    const lookAlikes = [Int16Array.from([9]), { $bin: 0, t: 'Float32Array' }, { $bin: 0, t: 'Int16Array' }, { $tensor: { $bin: 0 } }, Float32Array.from([1])];
+    expectExact(roundTrip(lookAlikes), lookAlikes);
+  });
+
+  test('typed arrays still travel as zero-copy segments, not through msgpackr', () => {
+    const big = new Float32Array(1 << 20).fill(1.5);
+    const frame = encodeFrame({}, [big]);
+    expect(frame.byteLength).toBeLessThan(big.byteLength + 256);
+    expect(decodeBody<Float32Array[]>(frame)[0].buffer).toBe(frame.buffer);
+  });
+
+  test.each(unsendableValues())('%s is refused before encoding, with its path', (_name, value, message) => {
+    let caught: unknown;
+    try {
+      encodeFrame({ k: 'call' }, [value]);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(UnsendableValueError);
+    expect(caught).toBeInstanceOf(PushInputError);
+    const named = (caught as UnsendableValueError).within('launch("train")', true);
+    expect(named.message).toMatch(/^launch\("train"\) argument 1/);
+    expect(named.message).toMatch(message);
+    expect(named.message).not.toMatch(/\n/);
+    expect(() => checkSendable(value)).toThrow(message); // the bare error names the path too
+  });
+
+  test('nesting is bounded: 64 levels inside an argument pass, 65 are refused', () => {
+    expect(() => encodeFrame({}, [nest(64)])).not.toThrow();
+    expect(() => encodeFrame({}, [nest(65)])).toThrow(/nesting deeper than 64 levels/);
   });
 });

@@ -1,0 +1,169 @@
+// bench/dense-floor: one particle-step of the MLP 784-256-256-10 (batch 128,
+// Adam, cross-entropy) on one device (wasm, this thread), against the wasm
+// floor measured in the same run, with a breakdown of where the step's time
+// goes.
+//   floor      the step's FLOPs (3 x forward: forward, weight and input
+//              gradients, ~206 MFLOP) at the 2-D matMul speed of
+//              [128,784] x [784,256] measured here;
+//   matmuls    the matMuls one step actually runs (same shapes, inputs ready);
+//   upload     host rows -> backend tensors (uploadDenseParams: W and W^T);
+//   transposes the layer-input transposes of the backward pass (x^T, h^T);
+//   loss       loss value and dLoss/dOutput;
+//   readback   gradients -> host rows (dataSync and copy);
+//   optimizer  the fused Adam loop over the particle's row.
+// Phases are timed one at a time on ready inputs, interleaved with the whole
+// step, minimum over repeats, in this process's CPU time (user + system): on a
+// shared machine wall time mostly measures the wait for a core. The wasm
+// backend runs on this one thread, so CPU time is the step's cost.
+// Run: npm run build && node dist/bench/dense-floor.js [--reps 30]
+import { tf, useBackend } from '../src/util/tf';
+import { Rng } from '../src/util/rng';
+import { ParticleGroup, compileModel, mlp, parseLoss } from '../src/nn';
+import { uploadDenseParams } from '../src/nn/dense-backward';
+
+const B = 128;
+const SIZES = [784, 256, 256, 10];
+const GOAL = 1.25;
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+/** CPU milliseconds (user + system) of this process since `since`. */
+export function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+}
+
+/** Minimum CPU time of fn over `reps` calls, each made `inner` times. */
+export function timeMin(fn: () => void, reps: number, inner = 1): number {
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t = process.cpuUsage();
+    for (let i = 0; i < inner; i++) fn();
+    best = Math.min(best, cpuMsSince(t) / inner);
+  }
+  return best;
+}
+
+function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: false, transposeB: false }) as tf.Tensor;
+}
+
+export async function runDenseFloor(reps = 30): Promise<Record<string, number>> {
+  await useBackend('wasm');
+  const rng = new Rng(7);
+  const rand = (shape: number[]) => tf.tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1))), shape);
+  const net = compileModel(mlp(SIZES));
+  const group = new ParticleGroup(net, { optimizer: 'adam', seed: 1 });
+  group.add();
+  const x = rand([B, SIZES[0]]);
+  const y = tf.tensor(Float32Array.from({ length: B }, () => rng.int(10)), [B]);
+  const loss = parseLoss('cross-entropy');
+
+  // Ready inputs for the phase timings, in the explicit path's rank-3 shapes.
+  const layers = SIZES.slice(1).map((out, l) => ({ inp: SIZES[l], out }));
+  const h = layers.map((l) => rand([1, B, l.inp]));
+  const hT = layers.map((l) => rand([1, l.inp, B]));
+  const w = layers.map((l) => rand([1, l.inp, l.out]));
+  const wT = layers.map((l) => rand([1, l.out, l.inp]));
+  const bias = layers.map((l) => rand([l.out]));
+  const d = layers.map((l) => rand([1, B, l.out]));
+  const ones = tf.ones([1, 1, B]);
+  const out = rand([1, B, 10]);
+  const target = loss.prepareTarget(y, 10);
+  const x2 = rand([B, 784]);
+  const w2 = rand([784, 256]);
+  const gradRow = new Float32Array(net.numParams);
+  const rowUpdate = [{ row: 0, lr: 1e-3, step: 1 }];
+  const slotsCopy = group.slots.map((s) => s.slice());
+  const paramsCopy = group.params.slice();
+
+  const fwdFlops = 2 * B * layers.reduce((s, l) => s + l.inp * l.out, 0);
+  const phases: Record<string, () => void> = {
+    step: () => group.step([0], { x, y }, loss),
+    floorMatmul: () => tf.dispose(tf.matMul(x2, w2)),
+    matmuls: () =>
+      tf.tidy(() => {
+        layers.forEach((_, l) => {
+          tf.engine().runKernel('_FusedMatMul', { a: h[l], b: w[l], bias: bias[l] }, { transposeA: false, transposeB: false, activation: l < 2 ? 'relu' : 'linear' });
+          mm(hT[l], d[l]);
+          mm(ones, d[l]);
+          if (l > 0) mm(d[l], wT[l]);
+        });
+      }),
+    upload: () => {
+      const ps = uploadDenseParams(net, [group.row(0).params]);
+      tf.dispose([...ps.tensors, ...ps.transposed.filter((t): t is tf.Tensor => t !== undefined)]);
+    },
+    transposes: () => tf.tidy(() => [tf.reshape(x, [1, B, 784]), h[1], h[2]].forEach((t) => tf.transpose(t, [0, 2, 1]))),
+    loss: () =>
+      tf.tidy(() => {
+        loss.valueOf(out, target).dataSync();
+        loss.gradOf(out, target);
+      }),
+    readback: () => {
+      layers.forEach((l, i) => {
+        const gw = tf.tidy(() => mm(hT[i], d[i]));
+        const gb = tf.tidy(() => mm(ones, d[i]));
+        gradRow.set(gw.dataSync() as Float32Array, 0);
+        gradRow.set(gb.dataSync() as Float32Array, 0);
+        tf.dispose([gw, gb]);
+      });
+    },
+    optimizer: () => group.optimizer.update(paramsCopy, gradRow, slotsCopy, rowUpdate, net.numParams),
+  };
+  // readback includes its two small matMuls; subtract them, timed alone.
+  const readbackMatmuls = () => layers.forEach((_, i) => tf.dispose([tf.tidy(() => mm(hT[i], d[i])), tf.tidy(() => mm(ones, d[i]))]));
+
+  for (const fn of [...Object.values(phases), readbackMatmuls]) for (let i = 0; i < 5; i++) fn(); // warm-up
+  const best: Record<string, number> = {};
+  const rounds = Math.max(1, Math.round(reps / 5));
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(phases)) best[name] = Math.min(best[name] ?? Infinity, timeMin(fn, 5));
+    best.readbackMatmuls = Math.min(best.readbackMatmuls ?? Infinity, timeMin(readbackMatmuls, 5));
+  }
+  const numTensors = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) phases.step();
+  if (tf.memory().numTensors !== numTensors) throw new Error(`group.step leaked ${tf.memory().numTensors - numTensors} tensors`);
+
+  const gflops = (2 * B * 784 * 256) / (best.floorMatmul * 1e6);
+  const floorMs = (3 * fwdFlops) / (gflops * 1e6);
+  const result = {
+    floor_gflops: gflops,
+    step_mflop: (3 * fwdFlops) / 1e6,
+    floor_ms: floorMs,
+    ours_ms: best.step,
+    ratio: best.step / floorMs,
+    matmuls_ms: best.matmuls,
+    upload_ms: best.upload,
+    transposes_ms: best.transposes,
+    loss_ms: best.loss,
+    readback_ms: Math.max(0, best.readback - best.readbackMatmuls),
+    optimizer_ms: best.optimizer,
+  };
+  const parts = result.matmuls_ms + result.upload_ms + result.transposes_ms + result.loss_ms + result.readback_ms + result.optimizer_ms;
+  const line = (k: string, v: number, note = '') => console.log(`${k.padEnd(14)} ${v.toFixed(3).padStart(8)} ms ${((100 * v) / best.step).toFixed(0).padStart(4)}%  ${note}`);
+  console.log(`MLP ${SIZES.join('-')}, batch ${B}, Adam, one particle-step on wasm (CPU time, min of ${rounds} rounds of 5)`);
+  console.log(`floor: ${result.step_mflop.toFixed(0)} MFLOP at ${gflops.toFixed(1)} GFLOPS ([${B},784]x[784,256] 2-D matMul) = ${floorMs.toFixed(3)} ms`);
+  console.log(`ours:  ${best.step.toFixed(3)} ms per particle-step; ratio ${result.ratio.toFixed(2)}x the floor (goal <= ${GOAL})`);
+  console.log('breakdown (each phase timed alone; % of our step):');
+  line('matmuls', result.matmuls_ms, 'forward (fused bias+relu), weight, bias and input gradients');
+  line('upload', result.upload_ms, 'params host -> wasm (and W^T where needed)');
+  line('transposes', result.transposes_ms, 'x^T and hidden h^T for weight gradients');
+  line('loss', result.loss_ms, 'value (dataSync) and dLoss/dOutput');
+  line('readback', result.readback_ms, 'gradients wasm -> host row');
+  line('optimizer', result.optimizer_ms, 'fused Adam over the row');
+  line('other', best.step - parts, 'kernel launches, tidy, elementwise backward ops');
+  console.log(JSON.stringify(result));
+  tf.dispose([x, y, ...h, ...hT, ...w, ...wT, ...bias, ...d, ones, out, target, x2, w2]);
+  return result;
+}
+
+if (require.main === module) {
+  runDenseFloor(arg('--reps', 30)).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -5,7 +5,10 @@
 //   floor      the step's FLOPs (3 x forward: forward, weight and input
 //              gradients, ~206 MFLOP) at the 2-D matMul speed of
 //              [128,784] x [784,256] measured here;
-//   matmuls    the matMuls one step actually runs (same shapes, inputs ready);
+//   matmuls    the matMuls one step actually runs (same shapes, inputs ready
+//              and already packed by XNNPACK: what the floor measures too);
+//   packing    what the same matMuls cost more with fresh right-hand operands
+//              (XNNPACK packs each new one; a step's W, W^T and d are all new);
 //   upload     host rows -> backend tensors (uploadDenseParams: W and W^T);
 //   transposes the layer-input transposes of the backward pass (x^T, h^T);
 //   loss       loss value and dLoss/dOutput;
@@ -81,18 +84,26 @@ export async function runDenseFloor(reps = 30): Promise<Record<string, number>> 
   const paramsCopy = group.params.slice();
 
   const fwdFlops = 2 * B * layers.reduce((s, l) => s + l.inp * l.out, 0);
+  // Host copies of every right-hand operand, to upload fresh ones.
+  const host = (ts: tf.Tensor[]) => ts.map((t) => ({ values: t.dataSync() as Float32Array, shape: t.shape }));
+  const [wHost, wTHost, dHost] = [host(w), host(wT), host(d)];
+  const fresh = (h: { values: Float32Array; shape: number[] }) => tf.tensor(h.values, h.shape);
+  const chain = (bw: (l: number) => tf.Tensor, bwT: (l: number) => tf.Tensor, bd: (l: number) => tf.Tensor) =>
+    tf.tidy(() => {
+      layers.forEach((_, l) => {
+        const dl = bd(l);
+        tf.engine().runKernel('_FusedMatMul', { a: h[l], b: bw(l), bias: bias[l] }, { transposeA: false, transposeB: false, activation: l < 2 ? 'relu' : 'linear' });
+        mm(hT[l], dl);
+        mm(ones, dl);
+        if (l > 0) mm(d[l], bwT(l));
+      });
+    });
   const phases: Record<string, () => void> = {
     step: () => group.step([0], { x, y }, loss),
     floorMatmul: () => tf.dispose(tf.matMul(x2, w2)),
-    matmuls: () =>
-      tf.tidy(() => {
-        layers.forEach((_, l) => {
-          tf.engine().runKernel('_FusedMatMul', { a: h[l], b: w[l], bias: bias[l] }, { transposeA: false, transposeB: false, activation: l < 2 ? 'relu' : 'linear' });
-          mm(hT[l], d[l]);
-          mm(ones, d[l]);
-          if (l > 0) mm(d[l], wT[l]);
-        });
-      }),
+    matmuls: () => chain((l) => w[l], (l) => wT[l], (l) => d[l]),
+    matmulsFresh: () => chain((l) => fresh(wHost[l]), (l) => fresh(wTHost[l]), (l) => fresh(dHost[l])),
+    freshUploads: () => tf.tidy(() => layers.forEach((_, l) => [wHost[l], wTHost[l], dHost[l]].forEach(fresh))),
     upload: () => {
       const ps = uploadDenseParams(net, [group.row(0).params]);
       tf.dispose([...ps.tensors, ...ps.transposed.filter((t): t is tf.Tensor => t !== undefined)]);
@@ -137,25 +148,27 @@ export async function runDenseFloor(reps = 30): Promise<Record<string, number>> 
     ours_ms: best.step,
     ratio: best.step / floorMs,
     matmuls_ms: best.matmuls,
+    packing_ms: Math.max(0, best.matmulsFresh - best.matmuls - best.freshUploads),
     upload_ms: best.upload,
     transposes_ms: best.transposes,
     loss_ms: best.loss,
     readback_ms: Math.max(0, best.readback - best.readbackMatmuls),
     optimizer_ms: best.optimizer,
   };
-  const parts = result.matmuls_ms + result.upload_ms + result.transposes_ms + result.loss_ms + result.readback_ms + result.optimizer_ms;
+  const parts = result.matmuls_ms + result.packing_ms + result.upload_ms + result.transposes_ms + result.loss_ms + result.readback_ms + result.optimizer_ms;
   const line = (k: string, v: number, note = '') => console.log(`${k.padEnd(14)} ${v.toFixed(3).padStart(8)} ms ${((100 * v) / best.step).toFixed(0).padStart(4)}%  ${note}`);
   console.log(`MLP ${SIZES.join('-')}, batch ${B}, Adam, one particle-step on wasm (CPU time, min of ${rounds} rounds of 5)`);
   console.log(`floor: ${result.step_mflop.toFixed(0)} MFLOP at ${gflops.toFixed(1)} GFLOPS ([${B},784]x[784,256] 2-D matMul) = ${floorMs.toFixed(3)} ms`);
   console.log(`ours:  ${best.step.toFixed(3)} ms per particle-step; ratio ${result.ratio.toFixed(2)}x the floor (goal <= ${GOAL})`);
   console.log('breakdown (each phase timed alone; % of our step):');
   line('matmuls', result.matmuls_ms, 'forward (fused bias+relu), weight, bias and input gradients');
+  line('packing', result.packing_ms, 'XNNPACK packing fresh right-hand operands (W, W^T, d)');
   line('upload', result.upload_ms, 'params host -> wasm (and W^T where needed)');
   line('transposes', result.transposes_ms, 'x^T and hidden h^T for weight gradients');
   line('loss', result.loss_ms, 'value (dataSync) and dLoss/dOutput');
   line('readback', result.readback_ms, 'gradients wasm -> host row');
   line('optimizer', result.optimizer_ms, 'fused Adam over the row');
-  line('other', best.step - parts, 'kernel launches, tidy, elementwise backward ops');
+  line('other', best.step - parts, 'elementwise backward ops, kernel launches, tidy');
   console.log(JSON.stringify(result));
   tf.dispose([x, y, ...h, ...hT, ...w, ...wT, ...bias, ...d, ones, out, target, x2, w2]);
   return result;

@@ -51,6 +51,11 @@ function sweep(rounds: number): { P: number; ms: number }[] {
   const x = tf.tensor(rng.fillNormal(new Float32Array(N * D)), [N, D]);
   const y = tf.tensor(rng.fillNormal(new Float32Array(N)), [N, 1]);
   const batches: Batch[] = Array.from({ length: N / B }, (_, i) => ({ x: tf.slice(x, [i * B, 0], [B, D]), y: tf.slice(y, [i * B, 0], [B, 1]) }));
+  // Warm-up before the first P: V8 and wasm tier-up (wasm's optimising compile runs
+  // in the background and is slow on a loaded machine) would otherwise land on P = 1.
+  const warm = new ParticleGroup(net, { optimizer: { type: 'adam', lr: 0.01 }, seed: 1 });
+  for (let p = 0; p < 4; p++) warm.add();
+  for (let i = 0; i < 30; i++) batches.forEach((b) => warm.step([0, 1, 2, 3], b, 'mse'));
   const out = PS.map((P) => {
     const group = new ParticleGroup(net, { optimizer: { type: 'adam', lr: 0.01 }, seed: 11 });
     for (let p = 0; p < P; p++) group.add();

@@ -37,6 +37,6 @@ export type {
 } from './options';
 export { normalizeData, fitDataToModel, readInputs, readTargets } from './data';
 export type { DataInput, ArrayInput, NestedNumbers, TensorLike, XYInput, ArrayData, TrainingData } from './data';
-export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, readCheckpointDir } from './checkpoint-dir';
+export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, CheckpointSaveError, readCheckpointDir } from './checkpoint-dir';
 export type { TimingReport } from './cluster';
 export * from './math-index';

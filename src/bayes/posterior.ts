@@ -247,7 +247,12 @@ export class Posterior implements AsyncDisposable {
     return Array.from(sums, (v) => Math.max(v / count, 1e-12));
   }
 
-  /** Writes a checkpoint directory (atomically; see checkpoint-dir.ts). */
+  /**
+   * Writes a new generation of checkpoint directory `dir`, committed atomically; other files in
+   * `dir` are left alone. Takes dir's lock for the save unless this process holds it, and fails
+   * (PushInputError) when another live process does. A failed write is a CheckpointSaveError
+   * and leaves the previous checkpoint intact (see checkpoint-dir.ts).
+   */
   async save(dir: string): Promise<void> {
     const cluster = this.liveCluster;
     const states = await readParticleStates(cluster);

@@ -1,12 +1,14 @@
 // The training loop every algorithm shares: validate options and data, start
 // (or resume) the particles on their devices, run the algorithm's epochs with
-// progress reports and periodic checkpoints, then estimate the noise variance,
+// progress reports and periodic checkpoints (holding the checkpoint directory's
+// lock for the whole run), then estimate the noise variance,
 // evaluate the held-out split and hand back a live Posterior.
 import { PushInputError, describeValue } from '../util/errors';
 import { particleSeed } from '../util/rng';
 import { compileModel, validateSpec } from '../nn';
 import type { ModelSpec } from '../nn/spec';
 import { checkCheckpointTarget, readCheckpointDir } from './checkpoint-dir';
+import { acquireCheckpointLock } from './checkpoint-lock';
 import type { ParticleCluster } from './cluster';
 import { TrainingData, dataHash, fitDataToModel, normalizeData } from './data';
 import type { NonFinitePolicy } from '../runtime/particle-store';
@@ -104,7 +106,21 @@ export function prepareRun(
 }
 
 export async function runTraining(opts: CommonTrainOptions, build: (common: ResolvedCommon, model: ModelSpec) => AlgorithmDriver): Promise<Posterior> {
-  const { data, common, driver, faults } = prepareRun(opts, build);
+  const run = prepareRun(opts, build);
+  const every = opts.checkpoint ? checkInt(opts.checkpoint.every ?? 1, 'checkpoint.every', 1) : 0;
+  if (!opts.checkpoint) return trainPrepared(opts, run, every);
+  // One writer per checkpoint directory, from before any worker starts to the end of the run.
+  checkCheckpointTarget(opts.checkpoint.dir);
+  const lock = acquireCheckpointLock(opts.checkpoint.dir);
+  try {
+    return await trainPrepared(opts, run, every);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<typeof prepareRun>, every: number): Promise<Posterior> {
+  const { data, common, driver, faults } = prepared;
   const io = modelIO(driver.model);
   const hash = dataHash(data.train);
   const seeds = Array.from({ length: common.particles }, (_, k) => particleSeed(common.seed, k));
@@ -113,8 +129,6 @@ export async function runTraining(opts: CommonTrainOptions, build: (common: Reso
   const freshConfigs: ParticleConfig[] = seeds.map((seed, pid) => ({ pid, ...driver.configure(pid, seed) }));
   // Restored particles keep their saved lr, seed, prior and SWAG moments; bootstrap resamples re-derive from seeds.
   const configs = resumed ? freshConfigs.map((fresh, pid) => ({ ...fresh, ...restoredConfig(pid, resumed.states[pid], priorBeta) })) : freshConfigs;
-  const every = opts.checkpoint ? checkInt(opts.checkpoint.every ?? 1, 'checkpoint.every', 1) : 0;
-  if (opts.checkpoint) checkCheckpointTarget(opts.checkpoint.dir);
   const info: PosteriorInfo = {
     algorithm: driver.algorithm,
     common,

@@ -1,8 +1,6 @@
 // The CLI's one door into src/bayes: training with checkpoints and resume,
 // reading checkpoint manifests, loading a posterior on any device list, and
 // predictions / metrics in the data's original units.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { PushInputError } from '../util/errors';
 import type { DataSplit, Dataset, Task } from '../data/dataset';
 import type { LossName } from '../nn/losses';
@@ -18,7 +16,7 @@ import type { EvaluationResult, PosteriorInfo } from '../bayes/posterior';
 import type { TimingReport } from '../bayes/cluster';
 import type { FaultPolicy, ResolvedCommon, WorkerRestartReport } from '../bayes/options';
 import type { NanEvent } from '../bayes/faults';
-import { CHECKPOINT_FORMAT, readCheckpointDir } from '../bayes/checkpoint-dir';
+import { readCheckpointDir } from '../bayes/checkpoint-dir';
 import { validModes } from '../bayes/predictive';
 import { decodeParticles } from '../bayes/particle-state';
 import { optimizerSlotNames } from '../bayes/launch';
@@ -29,7 +27,6 @@ import { trainMCDropout } from '../bayes/mcdropout';
 import { StoredData, loadTrainingData } from './data';
 import { show } from './options';
 import { checkStoredDataSpec } from './stored-paths';
-import { readRegularText } from '../util/safe-read';
 
 /** What the CLI stores in a checkpoint's manifest (under meta.cli) to redo data, model and options. */
 export interface CliMeta {
@@ -111,18 +108,10 @@ export interface OpenPosterior {
   close(): Promise<void>;
 }
 
-const MANIFEST = 'manifest.json';
-/** Enough for any manifest; a FIFO or device named manifest.json is refused, not read. */
-const MAX_MANIFEST_PROBE_BYTES = 256 * 1024 * 1024;
-
-export function isCheckpointDir(dir: string): boolean {
-  try {
-    const m = JSON.parse(readRegularText(path.join(dir, MANIFEST), { maxBytes: MAX_MANIFEST_PROBE_BYTES })) as { format?: unknown };
-    return m.format === CHECKPOINT_FORMAT;
-  } catch {
-    return false;
-  }
-}
+/** dir holds a push-ens manifest (read bounded, without following symlinks). */
+export { isCheckpointDir, holdsNoCheckpoint } from '../bayes/checkpoint-dir';
+/** The one-line "locked by pid ..." error when another live run is writing dir. */
+export { checkCheckpointUnlocked } from '../bayes/checkpoint-lock';
 
 function prefixed<T>(flag: string, fn: () => T): T {
   try {
@@ -212,17 +201,6 @@ function toTable(r: EvaluationResult, split: string): MetricsTable {
   return { split, bma: metricsRecord(r.bma), particles: r.members.map(metricsRecord) };
 }
 
-/** Recent cleanups of a checkpoint write cut short by a forced exit: the temp dir goes, a moved-aside old checkpoint comes back. */
-function restoreCheckpointDir(dir: string): void {
-  const target = path.resolve(dir);
-  fs.rmSync(`${target}.tmp-${process.pid}`, { recursive: true, force: true });
-  const old = `${target}.old-${process.pid}`;
-  if (fs.existsSync(old)) {
-    if (!fs.existsSync(target)) fs.renameSync(old, target);
-    else fs.rmSync(old, { recursive: true, force: true });
-  }
-}
-
 export async function openPosterior(info: CheckpointInfo, devices: DeviceChoice, interrupts: Interrupts): Promise<OpenPosterior> {
   let posterior: Posterior | undefined;
   let closed = false;
@@ -265,8 +243,6 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
   let startEpoch = req.resumeFrom ? readCheckpointInfo('--resume', req.resumeFrom).epoch : 0;
   let started = false;
   const t0 = performance.now();
-  const ckptDir = req.checkpoint?.dir;
-  if (ckptDir) interrupts.onCleanup(() => restoreCheckpointDir(ckptDir));
   const options = {
     model: req.model,
     data: req.split,

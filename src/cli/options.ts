@@ -162,7 +162,7 @@ export function parseBandwidth(raw: string): 'median' | number {
 export function checkOutputPath(
   flag: string,
   target: string,
-  opts: { kind: 'file' | 'dir'; overwrite: boolean; isOurs?: (p: string) => boolean },
+  opts: { kind: 'file' | 'dir'; overwrite: boolean; isOurs?: (p: string) => boolean; isEmpty?: (p: string) => boolean },
 ): string {
   if (target.trim() === '') throw new PushInputError(`${flag} "": expected a ${opts.kind === 'dir' ? 'directory' : 'file'} path`);
   const resolved = path.resolve(target);
@@ -194,7 +194,8 @@ export function checkOutputPath(
     if (opts.kind === 'file' && stat.isDirectory()) throw new PushInputError(`${flag} ${show(target)} is a directory, expected a file path`);
     if (opts.kind === 'dir' && !stat.isDirectory()) throw new PushInputError(`${flag} ${show(target)} is a file, expected a directory path`);
     if (opts.kind === 'dir') {
-      const empty = fs.readdirSync(resolved).length === 0;
+      // isEmpty: a directory holding only the tool's own leftovers (a lock) counts as empty.
+      const empty = fs.readdirSync(resolved).length === 0 || (opts.isEmpty?.(resolved) ?? false);
       if (!empty && !(opts.isOurs?.(resolved) ?? false)) {
         throw new PushInputError(`${flag} ${show(target)} exists and is not a push-ens checkpoint: expected a new or empty directory`);
       }

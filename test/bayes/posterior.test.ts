@@ -8,6 +8,7 @@ import { loadDataset } from '../../src/data';
 import { mlp } from '../../src/nn';
 import { PushInputError } from '../../src/util/errors';
 import { regressionData, tempDir } from './helpers';
+import { checkpointFile } from '../cli/helpers';
 
 const MODEL = mlp([3, 16, 1]);
 const DATA = regressionData(64, 1);
@@ -31,7 +32,7 @@ describe('checkpoints', () => {
       await post.save(dir); // replacing a checkpoint is fine
       expect(fs.readdirSync(root).sort()).toEqual(['ensemble']); // no temporary or old directories left
       const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-      expect(manifest).toMatchObject({ format: 'push-ens/checkpoint', formatVersion: 1, algorithm: 'ensemble', epoch: 3, devices: ['cpu:0', 'cpu:1'], meta: { dataSpec: 'test' } });
+      expect(manifest).toMatchObject({ format: 'push-ens/checkpoint', formatVersion: 2, algorithm: 'ensemble', epoch: 3, devices: ['cpu:0', 'cpu:1'], meta: { dataSpec: 'test' } });
       expect(manifest.pushEnsVersion).toMatch(/^\d+\.\d+\.\d+/);
       expect(manifest.files.map((f: { name: string }) => f.name)).toContain('particle-002.prior.f32');
       // Another device list, and devices as child processes instead of threads.
@@ -56,12 +57,12 @@ describe('checkpoints', () => {
     await expect(Posterior.load(badJson)).rejects.toThrow(/checkpoint .*bad-json: manifest\.json is not valid JSON .*: the checkpoint is corrupt/);
 
     const truncated = copy('truncated');
-    const weights = path.join(truncated, 'particle-001.params.f32');
+    const weights = checkpointFile(truncated, 'particle-001.params.f32');
     fs.truncateSync(weights, 40);
-    await expect(Posterior.load(truncated)).rejects.toThrow(/file particle-001\.params\.f32 has 40 bytes, expected \d+: the checkpoint is truncated or corrupt/);
+    await expect(Posterior.load(truncated)).rejects.toThrow(/file g\d{6}-particle-001\.params\.f32 has 40 bytes, expected \d+: the checkpoint is truncated or corrupt/);
 
     const flipped = copy('flipped');
-    const opt = path.join(flipped, 'particle-000.optimizer.f32');
+    const opt = checkpointFile(flipped, 'particle-000.optimizer.f32');
     const bytes = fs.readFileSync(opt);
     bytes[7] ^= 0xff;
     fs.writeFileSync(opt, bytes);

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BAD_INPUT_CASES, BadInputCase } from './bad-input-cases';
-import { CliResult, FIXTURES, errorLine, pool, runCli, snapshot, tempDir } from './helpers';
+import { CliResult, FIXTURES, checkpointFile, editManifest, errorLine, pool, runCli, snapshot, tempDir } from './helpers';
 
 jest.setTimeout(120000);
 
@@ -16,13 +16,6 @@ let workBefore: Record<string, string>;
 
 function copyDir(from: string, to: string): void {
   fs.cpSync(from, to, { recursive: true });
-}
-
-function editManifest(dir: string, edit: (m: Record<string, unknown>) => void): void {
-  const file = path.join(dir, 'manifest.json');
-  const m = JSON.parse(fs.readFileSync(file, 'utf8'));
-  edit(m);
-  fs.writeFileSync(file, JSON.stringify(m, null, 2));
 }
 
 async function makeCheckpoints(): Promise<void> {
@@ -45,11 +38,11 @@ async function makeCheckpoints(): Promise<void> {
   editManifest(path.join(work, 'future'), (m) => (m.formatVersion = 99));
 
   copyDir(ckpt, path.join(work, 'truncated'));
-  const params = path.join(work, 'truncated', 'particle-000.params.f32');
+  const params = checkpointFile(path.join(work, 'truncated'), 'particle-000.params.f32');
   fs.truncateSync(params, Math.floor(fs.statSync(params).size / 2));
 
   copyDir(ckpt, path.join(work, 'flipped'));
-  const flip = path.join(work, 'flipped', 'particle-001.params.f32');
+  const flip = checkpointFile(path.join(work, 'flipped'), 'particle-001.params.f32');
   const bytes = fs.readFileSync(flip);
   bytes[8] ^= 0xff;
   fs.writeFileSync(flip, bytes);

@@ -3,7 +3,7 @@
 // --quiet and the plain progress lines, and resume equal to an uninterrupted run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliResult, FIXTURES, parseXmlRoot, pathsOfGroup, pool, runCli, tempDir } from './helpers';
+import { CliResult, FIXTURES, checkpointFile, parseXmlRoot, pathsOfGroup, pool, runCli, tempDir } from './helpers';
 
 jest.setTimeout(120000);
 
@@ -229,7 +229,7 @@ describe('resume', () => {
     expect(b.finalLoss).toEqual(a.finalLoss);
     expect(b.metrics).toEqual(a.metrics);
     for (const f of ['particle-000.params.f32', 'particle-001.params.f32', 'particle-001.optimizer.f32']) {
-      expect(fs.readFileSync(W('half', f)).equals(fs.readFileSync(W('whole', f)))).toBe(true);
+      expect(fs.readFileSync(checkpointFile(W('half'), f)).equals(fs.readFileSync(checkpointFile(W('whole'), f)))).toBe(true);
     }
   });
 });

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointDir } from '../../src/bayes/checkpoint-dir';
-import { alive, childPids, epochOf, errorLine, runCli, sleep, tempDir, waitFor } from './helpers';
+import { alive, checkpointFiles, childPids, epochOf, errorLine, runCli, sleep, tempDir, waitFor } from './helpers';
 
 jest.setTimeout(120000);
 
@@ -19,12 +19,8 @@ afterAll(() => {
 });
 
 
-/** The bytes of every particle file (weights, optimizer state) of a checkpoint, by name. */
-function particleFiles(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of fs.readdirSync(dir).filter((f) => f.startsWith('particle-')).sort()) out[f] = fs.readFileSync(path.join(dir, f)).toString('base64');
-  return out;
-}
+/** The bytes of every particle file (weights, optimizer state) of a checkpoint, by logical name. */
+const particleFiles = checkpointFiles;
 
 /** A CSV of y = x + noise-free steps where row 7's target is 1e20: finite, but its squared error overflows float32. */
 function csvWithHugeTarget(): string {

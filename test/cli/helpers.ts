@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sealManifest } from '../../src/bayes/checkpoint-dir';
 
 /** Compiled CLI entry point: dist/test/cli -> dist/src/cli/main.js. */
 export const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -186,3 +187,30 @@ export function epochOf(dir: string): number {
   }
 }
 
+
+/** The path of the file holding a checkpoint's logical file `name` (format 2: g<generation>-<name>). */
+export function checkpointFile(dir: string, name: string): string {
+  const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { files: { name: string; file?: string }[] };
+  const e = m.files.find((f) => f.name === name);
+  if (!e) throw new Error(`${dir}: manifest lists no file ${name}`);
+  return path.join(dir, e.file ?? e.name);
+}
+
+/** Every file of a checkpoint by logical name, as base64 (compare two checkpoints' particles). */
+export function checkpointFiles(dir: string): Record<string, string> {
+  const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { files: { name: string; file?: string }[] };
+  const out: Record<string, string> = {};
+  for (const e of [...m.files].sort((a, b) => a.name.localeCompare(b.name))) out[e.name] = fs.readFileSync(path.join(dir, e.file ?? e.name)).toString('base64');
+  return out;
+}
+
+/**
+ * Edits a checkpoint's manifest and recomputes its manifestSha256, as a deliberate forger
+ * would: to reach the checks behind the checksum. (A plain edit is refused as corrupt.)
+ */
+export function editManifest(dir: string, edit: (m: Record<string, unknown>) => void): void {
+  const file = path.join(dir, 'manifest.json');
+  const m = JSON.parse(fs.readFileSync(file, 'utf8'));
+  edit(m);
+  fs.writeFileSync(file, sealManifest(m));
+}

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { PushDist } from '../../src/runtime/coordinator';
 import { Posterior, trainDeepEnsemble } from '../../src/bayes';
 import { HANDLERS } from '../runtime/helpers';
-import { snapshot, tempDir } from '../cli/helpers';
+import { checkpointFile, editManifest, snapshot, tempDir } from '../cli/helpers';
 import { BAD_INPUT_CASES } from '../cli/bad-input-cases';
 import { API_BAD_INPUT_CASES, ApiBadInputCase, ApiContext, DATA, MODEL } from './api-bad-input-cases';
 
@@ -20,20 +20,13 @@ function copyCheckpoint(name: string, edit: (dir: string) => void): void {
   edit(dir);
 }
 
-function editManifest(dir: string, edit: (m: Record<string, unknown>) => void): void {
-  const file = path.join(dir, 'manifest.json');
-  const m = JSON.parse(fs.readFileSync(file, 'utf8'));
-  edit(m);
-  fs.writeFileSync(file, JSON.stringify(m));
-}
-
 beforeAll(async () => {
   ctx.work = tempDir('api-bad');
   ctx.posterior = await trainDeepEnsemble({ model: MODEL, data: DATA, epochs: 1, particles: 2, batchSize: 8, checkpoint: { dir: path.join(ctx.work, 'ckpt') } });
   ctx.dist = await PushDist.create({ devices: 'cpu:0', model: MODEL, handlers: HANDLERS });
   ctx.dist.createParticle();
   copyCheckpoint('truncated', (d) => {
-    const f = path.join(d, 'particle-000.params.f32');
+    const f = checkpointFile(d, 'particle-000.params.f32');
     fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2));
   });
   copyCheckpoint('edited', (d) => editManifest(d, (m) => (m.numParams = (m.numParams as number) + 1)));

@@ -2,6 +2,7 @@
 // of the four algorithms, checkpoint as it goes, and report time, throughput,
 // each particle's final loss and the BMA's held-out metrics next to each
 // particle's.
+import * as path from 'node:path';
 import { Command } from 'commander';
 import { PushInputError } from '../../util/errors';
 import type { DataSplit } from '../../data/dataset';
@@ -356,7 +357,14 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
     if (modelTextNamesFile(stored.model)) resumedModel = info.info.model;
   }
   const plan = planTrain(flags, stored);
-  const outDir = plan.out !== undefined ? checkOutputPath('--out', plan.out, { kind: 'dir', overwrite: plan.force, isOurs: (p) => engine().isCheckpointDir(p) }) : undefined;
+  // A run already writing the directory is named at once (the lock itself is taken before the workers start).
+  const writesTo = plan.out ?? plan.resume;
+  if (writesTo !== undefined) engine().checkCheckpointUnlocked(writesTo);
+  const inPlace = plan.out !== undefined && plan.resume !== undefined && path.resolve(plan.out) === path.resolve(plan.resume);
+  const outDir =
+    plan.out !== undefined
+      ? checkOutputPath('--out', plan.out, { kind: 'dir', overwrite: plan.force || inPlace, isOurs: (p) => engine().isCheckpointDir(p), isEmpty: (p) => engine().holdsNoCheckpoint(p) })
+      : undefined;
 
   // Data, loss and model: every input error surfaces here, before any worker starts.
   const split: DataSplit = loadTrainingData({ ...plan.data, seed: plan.seed });

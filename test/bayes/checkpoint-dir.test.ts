@@ -39,6 +39,7 @@ function expectClean(dir: string, userEntries: string[]): void {
 }
 
 /** A pid that is certainly not running: a `sleep 0` that has exited. */
+/** The pid of a process that has exited (each call its own: pid + 1 may belong to anyone on a busy machine). */
 function deadPid(): number {
   const r = spawnSync('sleep', ['0']);
   return r.pid;
@@ -233,9 +234,9 @@ describe("the previous release's leftovers next to the directory", () => {
     const d = legacy(path.join(work, 'legacy'), { 'manifest.json': v1Manifest, [name(0)]: 'a' });
     const dead = deadPid();
     const old = legacy(`${d}.old-${dead}`, { 'manifest.json': v1Manifest, [name(0)]: 'a' }); // killed before removing it
-    const tmp = legacy(`${d}.tmp-${dead + 1}`, { [name(0)]: 'a', [name(1)]: 'b' }); // killed while writing
-    const notOurs = legacy(`${d}.old-${dead + 2}`, { 'manifest.json': v1Manifest, [name(0)]: 'a', 'thesis.tex': 'mine' });
-    const notOursEither = legacy(`${d}.tmp-${dead + 3}`, { [name(0)]: 'a', 'link': 'x' });
+    const tmp = legacy(`${d}.tmp-${deadPid()}`, { [name(0)]: 'a', [name(1)]: 'b' }); // killed while writing
+    const notOurs = legacy(`${d}.old-${deadPid()}`, { 'manifest.json': v1Manifest, [name(0)]: 'a', 'thesis.tex': 'mine' });
+    const notOursEither = legacy(`${d}.tmp-${deadPid()}`, { [name(0)]: 'a', 'link': 'x' });
     expect(readCheckpointDir(d).manifest.formatVersion).toBe(1);
     save(d, 2);
     expectClean(d, []);
@@ -249,7 +250,7 @@ describe("the previous release's leftovers next to the directory", () => {
     const dead = deadPid();
     const old = legacy(`${d}.old-${dead}`, { 'manifest.json': v1Manifest, [name(0)]: 'a' });
     const done = legacy(`${d}.tmp-${dead}`, { 'manifest.json': v1Manifest, [name(0)]: 'a' });
-    const unfinished = legacy(`${d}.tmp-${dead + 1}`, { [name(0)]: 'a' });
+    const unfinished = legacy(`${d}.tmp-${deadPid()}`, { [name(0)]: 'a' });
     expect(errorOf(() => readCheckpointDir(d)).message).toBe(
       `checkpoint ${d} does not exist; an interrupted save of an earlier push-ens left the previous checkpoint in ${old} (rename it to legacy-missing)`,
     );

@@ -141,6 +141,7 @@ export async function runTraining(opts: CommonTrainOptions, build: (common: Reso
       backend: opts.backend,
       isolation: opts.isolation,
       cacheSize: opts.cacheSize,
+      resident: opts.resident,
       seed: common.seed,
       timeoutMs: faults.timeoutMs,
     },

@@ -18,6 +18,8 @@ export interface ClusterOptions {
   backend?: string;
   isolation?: string;
   cacheSize?: number;
+  /** Device-resident training; default: on the tensorflow backend only. */
+  resident?: boolean;
   seed?: number;
   /** Per-message timeout (ms) of handler calls; default none. */
   timeoutMs?: number;
@@ -80,6 +82,7 @@ export class ParticleCluster {
       backend: opts.backend,
       isolation: opts.isolation,
       cacheSize: opts.cacheSize,
+      resident: opts.resident,
       seed: opts.seed,
       timeoutMs: opts.timeoutMs,
     });

@@ -292,7 +292,7 @@ export async function bayesSvgdRound(p: Particle, a: SvgdRoundArgs): Promise<Svg
     for (const g of groups) {
       const l = g.group.computeGrads(g.rows, batch, parseLoss(b.loss));
       g.at.forEach((k, i) => {
-        const r = g.group.row(g.rows[i]);
+        const r = g.group.readRow(g.rows[i]); // resident groups read back here: the SVGD kernel spans devices, on the coordinator
         params.set(r.params, k * n);
         grads.set(r.grads, k * n);
         losses[k] = l[i];

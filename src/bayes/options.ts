@@ -72,6 +72,8 @@ export interface CommonTrainOptions {
   cacheSize?: number;
   backend?: string;
   isolation?: string;
+  /** Device-resident training (parameters, gradients and optimizer state stay on the backend). Default: on the tensorflow backend only. */
+  resident?: boolean;
   onEpoch?: (report: EpochReport) => void | Promise<void>;
   /** Stops training between epochs: the dist is closed and an AbortError thrown (the last checkpoint stays valid). */
   signal?: AbortSignal;

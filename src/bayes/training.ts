@@ -155,6 +155,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
       backend: opts.backend,
       isolation: opts.isolation,
       cacheSize: opts.cacheSize,
+      resident: opts.resident,
       seed: common.seed,
       timeoutMs: faults.timeoutMs,
     },

@@ -81,6 +81,8 @@ export interface TrainRequest extends ResolvedCommon, FaultPolicy {
   split: DataSplit;
   model: ModelSpec;
   devices: DeviceChoice;
+  /** Device-resident training; undefined: the backend's default. */
+  resident?: boolean;
   algoOptions: Record<string, unknown>;
   checkpoint?: { dir: string; every: number };
   resumeFrom?: string;
@@ -256,6 +258,7 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
     backend: req.devices.backend,
     isolation: req.devices.isolation,
     cacheSize: req.devices.cacheSize,
+    resident: req.resident,
     seed: req.seed,
     signal: interrupts.signal,
     checkpoint: req.checkpoint,

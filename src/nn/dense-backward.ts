@@ -159,9 +159,12 @@ export function denseForward(network: Network, params: DenseParams, x: tf.Tensor
   return { output: h, saved };
 }
 
+/** Receives each gradient tensor [P, ...] with its layout offset, instead of host rows (device-resident training). */
+export type GradSink = (grad: tf.Tensor, offset: number) => void;
+
 /**
  * Loss and gradient of P particles; particle p's gradient is written into gradRows[p]
- * (a flat row in network.layout order). Returns the P losses. Call inside tf.tidy.
+ * (a flat row in network.layout order), or handed to a GradSink. Returns the P losses. Call inside tf.tidy.
  */
 export function denseLossAndGrad(
   network: Network,
@@ -169,7 +172,7 @@ export function denseLossAndGrad(
   batch: DenseBatch,
   target: tf.Tensor,
   loss: Loss,
-  gradRows: Float32Array[],
+  gradRows: Float32Array[] | GradSink,
   opts: DenseOptions,
 ): Float32Array {
   const { output, saved } = denseForward(network, params, batch.x, opts);
@@ -203,7 +206,8 @@ function hostValues(g: tf.Tensor): Float32Array {
 }
 
 /** Copies a gradient [P, ...] into each particle's row at `offset`. */
-function writeGrad(g: tf.Tensor, rows: Float32Array[], offset: number): void {
+function writeGrad(g: tf.Tensor, rows: Float32Array[] | GradSink, offset: number): void {
+  if (typeof rows === 'function') return rows(g, offset);
   const data = hostValues(g);
   if (rows.length === 1) {
     rows[0].set(data, offset);

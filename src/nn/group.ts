@@ -9,6 +9,10 @@
 //   - or, for dense stacks on the tensorflow backend (or when asked), one
 //     batched pass over weights stacked to [P, in, out].
 // Both give the same numbers as stepping each particle on its own.
+//
+// Resident mode (default on the tensorflow backend) keeps parameters, gradients
+// and slots on the backend as [P, n] tensors between host sync points (see
+// resident-state.ts); the host buffers are brought up to date when read.
 import { tf } from '../util/tf';
 import { PushInputError, describeValue } from '../util/errors';
 import { deriveSeed } from '../util/rng';
@@ -19,6 +23,9 @@ import { FusedOptimizer, OptimizerConfig, OptimizerInput, RowUpdate, createOptim
 import { SchedulerConfig, SchedulerInput, lrAt, parseSchedulerConfig } from './schedulers';
 import { GradientMethod, lossAndGradPrepared, scaleInPlace } from './gradients';
 import { DenseParams, denseBatch, denseForward, denseLossAndGrad, uploadDenseParams } from './dense-backward';
+import { HostBuffers, ResidentCounters, ResidentState } from './resident-state';
+import { residentLossAndGrads } from './resident-grads';
+import { tensorUpdate } from './tensor-optimizers';
 
 export interface RowMeta {
   /** Base learning rate (before the scheduler). */
@@ -51,6 +58,18 @@ export interface GroupOptions {
   initialCapacity?: number;
   /** Base seed of the default per-row seeds (row seed = deriveSeed(seed, k) for the k-th add). */
   seed?: number;
+  /**
+   * Keep parameters, gradients and optimizer slots on the backend between host sync points.
+   * 'auto' (default): only on the tensorflow backend.
+   */
+  resident?: boolean | 'auto';
+}
+
+/** Whether a resident option means resident training on the current backend. */
+export function resolveResident(option: boolean | 'auto' | undefined): boolean {
+  if (option === undefined || option === 'auto') return tf.getBackend() === 'tensorflow';
+  if (typeof option !== 'boolean') throw new PushInputError(`resident ${describeValue(option)}: expected true, false or "auto"`);
+  return option;
 }
 
 export interface GroupStepOptions {
@@ -73,7 +92,10 @@ export interface PredictOptions {
   dropoutSeeds?: number[];
 }
 
-/** Views into one row of the group's buffers (invalidated when the group grows or shrinks). */
+/**
+ * Views into one row of the group's buffers (invalidated when the group grows or shrinks,
+ * and in resident mode by the next step).
+ */
 export interface ParticleRow {
   params: Float32Array;
   grads: Float32Array;
@@ -111,6 +133,8 @@ export class ParticleGroup {
   private gradBuf: Float32Array;
   private slotBufs: Float32Array[];
   private readonly metas: RowMeta[] = [];
+  /** The device copy in resident mode, else null. */
+  private readonly device: ResidentState | null;
 
   constructor(
     readonly network: Network,
@@ -135,6 +159,17 @@ export class ParticleGroup {
     this.paramBuf = new Float32Array(this.capacity * this.n);
     this.gradBuf = new Float32Array(this.capacity * this.n);
     this.slotBufs = this.optimizer.slotNames.map(() => new Float32Array(this.capacity * this.n));
+    this.device = resolveResident(opts.resident) ? new ResidentState(this.n, this.slotBufs.length) : null;
+  }
+
+  /** Whether parameters, gradients and slots stay on the backend between host sync points. */
+  get resident(): boolean {
+    return this.device !== null;
+  }
+
+  /** Uploads and read-backs of the resident copy so far (zeros on the host path). */
+  get residentCounters(): ResidentCounters {
+    return this.device ? { ...this.device.counters } : { uploads: 0, downloads: 0 };
   }
 
   /** Number of particles. */
@@ -143,14 +178,17 @@ export class ParticleGroup {
   }
   /** [size, n] view of all parameters. */
   get params(): Float32Array {
+    this.hostForWrite();
     return this.paramBuf.subarray(0, this.size * this.n);
   }
   /** [size, n] view of the last computed gradients. */
   get grads(): Float32Array {
+    this.hostForWrite();
     return this.gradBuf.subarray(0, this.size * this.n);
   }
   /** One [size, n] view per optimizer slot (optimizer.slotNames order). */
   get slots(): Float32Array[] {
+    this.hostForWrite();
     return this.slotBufs.map((s) => s.subarray(0, this.size * this.n));
   }
 
@@ -172,6 +210,7 @@ export class ParticleGroup {
       seed: meta.seed ?? deriveSeed(this.baseSeed, this.added),
     };
     this.added++;
+    this.hostForWrite();
     if (this.size === this.capacity) this.grow(this.capacity * 2);
     const row = this.size;
     this.metas.push(full);
@@ -187,14 +226,23 @@ export class ParticleGroup {
   /** Removes a row; rows after it move down by one. */
   remove(row: number): void {
     this.checkRow(row);
+    this.hostForWrite();
     const n = this.n;
     const end = this.size * n;
     for (const buf of [this.paramBuf, this.gradBuf, ...this.slotBufs]) buf.copyWithin(row * n, (row + 1) * n, end);
     this.metas.splice(row, 1);
   }
 
+  /** Writable views of a row (in resident mode the device copy is read back, then dropped: the next step uploads). */
   row(i: number): ParticleRow {
+    this.hostForWrite();
+    return this.readRow(i);
+  }
+
+  /** Read-only views of a row: brings the host up to date without dropping the device copy. Do not write through them. */
+  readRow(i: number): ParticleRow {
     this.checkRow(i);
+    this.device?.syncHost(this.hostBuffers());
     const s = i * this.n;
     const e = s + this.n;
     return { params: this.paramBuf.subarray(s, e), grads: this.gradBuf.subarray(s, e), slots: this.slotBufs.map((b) => b.subarray(s, e)), meta: this.metas[i] };
@@ -202,7 +250,7 @@ export class ParticleGroup {
 
   /** A copy of a row's parameters, slots and meta. */
   snapshot(i: number): ParticleSnapshot {
-    const r = this.row(i);
+    const r = this.readRow(i);
     return { params: r.params.slice(), slots: r.slots.map((s) => s.slice()), meta: { ...r.meta } };
   }
 
@@ -239,6 +287,7 @@ export class ParticleGroup {
       throw new PushInputError(`got ${opts.outputOffsets.length} output offsets for ${rows.length} particles`);
     }
     const run: GradRun = { rows, batches, loss: lossFn, training: opts.training ?? true, seeds: this.dropoutSeeds(rows, opts.dropoutSeeds), offsets: opts.outputOffsets };
+    if (this.device) return this.residentGrads(this.device, run, opts.gradScale ?? 1);
     const explicit = this.network.isDenseStack && this.gradientMethod !== 'autodiff';
     const losses = explicit ? this.denseGrads(run) : this.autodiffGrads(run);
     const scale = opts.gradScale ?? 1;
@@ -252,8 +301,31 @@ export class ParticleGroup {
     if (direction.length !== rows.length * this.n) {
       throw new PushInputError(`update direction has ${direction.length} values: expected ${rows.length} rows of ${this.n}`);
     }
-    rows.forEach((r, k) => this.gradBuf.set(direction.subarray(k * this.n, (k + 1) * this.n), r * this.n));
+    if (this.device) {
+      const positions = this.device.hold(rows, this.hostBuffers());
+      this.device.setGrads(positions, tf.tensor2d(direction.slice(), [rows.length, this.n]));
+    } else {
+      rows.forEach((r, k) => this.gradBuf.set(direction.subarray(k * this.n, (k + 1) * this.n), r * this.n));
+    }
     this.update(rows, opts.ascent ?? false);
+  }
+
+  /** Runs the optimizer on the listed rows with their last computed gradients. */
+  updateWithGrads(rows: readonly number[], opts: { ascent?: boolean } = {}): void {
+    this.checkRows(rows);
+    this.update(rows, opts.ascent ?? false);
+  }
+
+  /** Per listed row: whether its last gradient is all finite (resident: one tensor reduction, no readback). */
+  finiteGrads(rows: readonly number[]): boolean[] {
+    this.checkRows(rows, false);
+    if (!this.device) return rows.map((r) => allFinite(this.readRow(r).grads));
+    return this.device.finiteGrads(this.device.hold(rows, this.hostBuffers()));
+  }
+
+  /** Frees the resident copy (the host buffers keep the state). */
+  dispose(): void {
+    this.hostForWrite();
   }
 
   /** computeGrads, then one fused optimizer update over the rows. Returns the losses. */
@@ -268,11 +340,12 @@ export class ParticleGroup {
     this.checkRows(rows, false);
     const training = opts.training ?? false;
     const seeds = training ? this.dropoutSeeds(rows, opts.dropoutSeeds) : rows.map(() => 0);
+    this.device?.syncHost(this.hostBuffers());
     const P = rows.length;
     if (P === 0) return tf.zeros([0, x.shape[0], this.network.outputSize]);
     if (!this.network.isDenseStack) {
       return tf.tidy(() =>
-        tf.stack(rows.map((r, k) => this.network.forward(this.network.materialize(this.row(r).params), x, { training, dropoutSeed: seeds[k] }))),
+        tf.stack(rows.map((r, k) => this.network.forward(this.network.materialize(this.readRow(r).params), x, { training, dropoutSeed: seeds[k] }))),
       );
     }
     return tf.tidy(() => {
@@ -295,7 +368,45 @@ export class ParticleGroup {
       meta.step++;
       return { row: r, lr, step: meta.step };
     });
+    if (this.device) return this.residentUpdate(this.device, updates, ascent);
     this.optimizer.update(this.paramBuf, this.gradBuf, this.slotBufs, updates, this.n, { maximize: ascent });
+  }
+
+  private residentGrads(device: ResidentState, run: GradRun, scale: number): Float32Array {
+    const positions = device.hold(run.rows, this.hostBuffers());
+    const explicit = this.network.isDenseStack && this.gradientMethod !== 'autodiff';
+    let losses: Float32Array = new Float32Array(0);
+    const grads = tf.tidy(() => {
+      const out = residentLossAndGrads(this.network, device.paramsAt(positions), { ...run, explicit, batched: this.usesBatchedMatmul() });
+      losses = out.losses;
+      return scale === 1 ? out.grads : tf.mul(out.grads, scale);
+    });
+    device.setGrads(positions, grads);
+    return losses;
+  }
+
+  private residentUpdate(device: ResidentState, updates: RowUpdate[], ascent: boolean): void {
+    const positions = device.hold(
+      updates.map((u) => u.row),
+      this.hostBuffers(),
+    );
+    const next = tf.tidy(() => {
+      const state = { params: device.paramsAt(positions), slots: device.slotsAt(positions) };
+      const out = tensorUpdate(this.optimizer.config, state, device.gradsAt(positions), updates, ascent);
+      return [out.params, ...out.slots];
+    });
+    device.setState(positions, next[0], next.slice(1));
+  }
+
+  private hostBuffers(): HostBuffers {
+    return { params: this.paramBuf, grads: this.gradBuf, slots: this.slotBufs };
+  }
+
+  /** Before a host write: bring the host up to date and drop the device copy. */
+  private hostForWrite(): void {
+    if (!this.device) return;
+    this.device.syncHost(this.hostBuffers());
+    this.device.drop();
   }
 
   /** Explicit backward for dense stacks: one batched pass, or a loop of per-particle passes. */
@@ -361,7 +472,7 @@ export class ParticleGroup {
   }
 
   private uploadRows(rows: readonly number[], withTransposed = true): DenseParams {
-    return uploadDenseParams(this.network, rows.map((r) => this.row(r).params), withTransposed);
+    return uploadDenseParams(this.network, rows.map((r) => this.readRow(r).params), withTransposed);
   }
 
   private dropoutSeeds(rows: readonly number[], given?: number[]): number[] {
@@ -396,4 +507,9 @@ export class ParticleGroup {
     rows.forEach((r) => this.checkRow(r));
     if (unique && new Set(rows).size !== rows.length) throw new PushInputError(`particle rows ${describeValue(rows)} repeat a row: each row may be updated once per step`);
   }
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
 }

@@ -31,6 +31,8 @@ export interface PushDistOptions {
   seed?: number;
   /** Default timeout for one message, in ms. Default: none (a dead worker still fails its messages). */
   timeoutMs?: number;
+  /** Device-resident training: parameters, gradients and optimizer state stay on the backend between host sync points. Default: on the tensorflow backend (cuda:N) only. */
+  resident?: boolean;
 }
 
 export interface CreateParticleOptions {
@@ -104,6 +106,7 @@ export class PushDist implements AsyncDisposable {
       handlers: toHandlerUrls(this.opts.handlers),
       cacheSize: this.opts.cacheSize ?? 0,
       model: this.opts.model,
+      resident: this.opts.resident,
     };
   }
 
@@ -113,6 +116,7 @@ export class PushDist implements AsyncDisposable {
     if (opts.cacheSize !== undefined && !(Number.isInteger(opts.cacheSize) && opts.cacheSize >= 1)) {
       throw new PushInputError(`bad cacheSize ${describeValue(opts.cacheSize)}: expected a whole number >= 1`);
     }
+    if (opts.resident !== undefined && typeof opts.resident !== 'boolean') throw new PushInputError(`bad resident ${describeValue(opts.resident)}: expected true or false`);
     if (opts.timeoutMs !== undefined && !(opts.timeoutMs > 0)) {
       throw new PushInputError(`bad timeoutMs ${describeValue(opts.timeoutMs)}: expected a positive number of milliseconds`);
     }

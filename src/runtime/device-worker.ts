@@ -224,7 +224,7 @@ export class DeviceWorker implements ParticleHost {
         for (const [name, fn] of Object.entries(def)) if (typeof fn === 'function' && !this.handlers.has(name)) this.handlers.set(name, fn as Handler);
       }
     }
-    this.storeImpl = new ParticleStore(args.model, args.cacheSize, this);
+    this.storeImpl = new ParticleStore(args.model, args.cacheSize, this, { resident: args.resident });
     return { backend: tf.getBackend() };
   }
 }

@@ -6,9 +6,14 @@
 // `cacheSize`, evicted least recently used first. The authoritative copy of
 // every quantity stays on the host, so a swap can never lose optimizer state
 // (Push's bug) and a particle is bit-identical after swapping out and in.
+//
+// In resident mode (default on the tensorflow backend) a group keeps the state
+// of the rows it steps on the backend instead (src/nn/resident-state.ts): a
+// chunk of at most cacheSize rows, read back to the host when another chunk
+// swaps in and whenever the host copy is read (get, snapshots, checkpoints).
 import { PushInputError } from '../util/errors';
 import { tf } from '../util/tf';
-import { Batch, GroupStepOptions, Loss, Network, ParticleGroup, compileModel, parseLoss, parseOptimizerConfig, parseSchedulerConfig, validateSpec } from '../nn';
+import { Batch, GroupStepOptions, Loss, Network, ParticleGroup, compileModel, parseLoss, parseOptimizerConfig, parseSchedulerConfig, resolveResident, validateSpec } from '../nn';
 import type { CreateArgs, ParticleSnapshot } from './worker-api';
 
 export type LossSpec = string | Loss;
@@ -52,11 +57,12 @@ export interface StoreStats {
   resident: number;
   swaps: number;
   bytesPerParticle: number;
+  residentTraining: { on: boolean; uploads: number; downloads: number };
 }
 
-function allFinite(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
+export interface StoreOptions {
+  /** Device-resident training (see ParticleGroup); default 'auto': on the tensorflow backend. */
+  resident?: boolean | 'auto';
 }
 
 export class ParticleStore {
@@ -74,6 +80,7 @@ export class ParticleStore {
     modelSpec: unknown,
     private readonly cacheSize: number,
     private readonly host: { readonly device: string },
+    private readonly opts: StoreOptions = {},
   ) {
     this.network = compileModel(validateSpec(modelSpec));
   }
@@ -86,7 +93,7 @@ export class ParticleStore {
     const key = JSON.stringify({ rest, scheduler });
     let group = this.groups.get(key);
     if (!group) {
-      group = new ParticleGroup(this.network, { optimizer, scheduler });
+      group = new ParticleGroup(this.network, { optimizer, scheduler, resident: this.opts.resident });
       this.groups.set(key, group);
     }
     const snap = args.snapshot;
@@ -109,7 +116,7 @@ export class ParticleStore {
   /** Everything about a particle, copied (or as views, for sending: the wire copies anyway). */
   snapshot(pid: number, copy = true): ParticleSnapshot {
     const { group, row } = this.placement(pid);
-    const r = group.row(row);
+    const r = group.readRow(row);
     const c = (a: Float32Array) => (copy ? a.slice() : a);
     const slots: Record<string, Float32Array> = {};
     group.optimizer.slotNames.forEach((name, i) => (slots[name] = c(r.slots[i])));
@@ -119,7 +126,7 @@ export class ParticleStore {
   /** Parameters and gradients only: what p.get returns. Views unless copy is set. */
   exchange(pid: number, copy: boolean): { params: Float32Array; grads: Float32Array } {
     const { group, row } = this.placement(pid);
-    const r = group.row(row);
+    const r = group.readRow(row);
     return copy ? { params: r.params.slice(), grads: r.grads.slice() } : { params: r.params, grads: r.grads };
   }
 
@@ -147,7 +154,7 @@ export class ParticleStore {
   residentParams(pid: number): tf.Tensor[] {
     const { group, row } = this.placement(pid);
     this.admit(pid);
-    const tensors = this.live.get(pid) ?? this.network.materialize(group.row(row).params);
+    const tensors = this.live.get(pid) ?? this.network.materialize(group.readRow(row).params);
     this.live.set(pid, tensors);
     return tensors;
   }
@@ -218,12 +225,8 @@ export class ParticleStore {
         const l = group.computeGrads(rows, b, lossFn, sub);
         ks.forEach((k, i) => (losses[k] = l[i]));
         const good = this.screenNonFinite(group, rows, ks.map((k) => pids[k]), l, opts);
-        if (good.length) {
-          // One fused optimizer update over the rows whose loss and gradient are finite.
-          const direction = new Float32Array(good.length * group.n);
-          good.forEach((r, i) => direction.set(group.row(r).grads, i * group.n));
-          group.applyUpdate(good, direction, { ascent: opts.ascent });
-        }
+        // One fused optimizer update over the rows whose loss and gradient are finite.
+        if (good.length) group.updateWithGrads(good, { ascent: opts.ascent });
       }
       for (const k of idx) this.invalidate(pids[k]);
     }
@@ -233,8 +236,9 @@ export class ParticleStore {
   /** Rows whose loss and gradient are finite; handles the others by policy. */
   private screenNonFinite(group: ParticleGroup, rows: number[], pids: number[], losses: Float32Array, opts: StoreStepOptions): number[] {
     const good: number[] = [];
+    const finite = group.finiteGrads(rows);
     rows.forEach((r, i) => {
-      if (Number.isFinite(losses[i]) && allFinite(group.row(r).grads)) {
+      if (Number.isFinite(losses[i]) && finite[i]) {
         good.push(r);
         return;
       }
@@ -270,16 +274,23 @@ export class ParticleStore {
   }
 
   stats(): StoreStats {
-    const slots = Math.max(0, ...[...this.groups.values()].map((g) => g.optimizer.slotNames.length));
+    const groups = [...this.groups.values()];
+    const slots = Math.max(0, ...groups.map((g) => g.optimizer.slotNames.length));
     return {
       particles: this.placements.size,
       resident: this.live.size,
       swaps: this.swaps,
       bytesPerParticle: this.network.numParams * 4 * (2 + slots),
+      residentTraining: {
+        on: resolveResident(this.opts.resident),
+        uploads: groups.reduce((s, g) => s + g.residentCounters.uploads, 0),
+        downloads: groups.reduce((s, g) => s + g.residentCounters.downloads, 0),
+      },
     };
   }
 
   dispose(): void {
+    for (const g of this.groups.values()) g.dispose();
     for (const t of this.live.values()) if (t) tf.dispose(t);
     this.live.clear();
     this.network.dispose();

@@ -10,6 +10,8 @@ export interface InitArgs {
   /** 0 means no limit. */
   cacheSize: number;
   model: unknown;
+  /** Device-resident training; default: on the tensorflow backend only. */
+  resident?: boolean;
 }
 
 /** Everything that makes up a particle, as host typed arrays: used for get, swaps and checkpoints. */
@@ -48,5 +50,7 @@ export interface DeviceStats {
   numTensors: number;
   /** Host bytes held per particle (parameters, gradients and optimizer slots). */
   bytesPerParticle: number;
+  /** Device-resident training: whether on, and the uploads and read-backs of group state so far (absent on a dead device). */
+  residentTraining?: { on: boolean; uploads: number; downloads: number };
   dead?: string;
 }

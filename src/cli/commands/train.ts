@@ -60,6 +60,7 @@ export interface TrainFlags {
   cacheSize?: string;
   backend?: string;
   isolation?: string;
+  resident?: boolean;
   // ensemble
   bootstrap?: boolean;
   priorBeta?: string;
@@ -111,7 +112,7 @@ const ALGO_FLAGS: Record<string, { flag: string; algos: Algorithm[] }> = {
 
 /** Flags that may differ when resuming (the rest come from the checkpoint). */
 const RESUMABLE = new Set([
-  'epochs', 'devices', 'backend', 'isolation', 'cacheSize', 'out', 'resume', 'checkpointEvery', 'force',
+  'epochs', 'devices', 'backend', 'isolation', 'cacheSize', 'resident', 'out', 'resume', 'checkpointEvery', 'force',
   'onNan', 'timeout', 'restartWorkers', 'json', 'quiet', 'verbose',
 ]);
 
@@ -135,7 +136,9 @@ export function registerTrain(program: Command, modeOf: ModeOf): void {
     )
     .option('--algo <name>', `ensemble, mswag, svgd or mcdropout (default: ${TRAIN_DEFAULTS.algo})`)
     .option('-p, --particles <n>', `number of particles (default: ${TRAIN_DEFAULTS.particles})`);
-  addDeviceFlags(cmd, 'train');
+  addDeviceFlags(cmd, 'train')
+    .option('--resident', 'keep parameters, gradients and optimizer state on the device between checkpoints (default: on the tensorflow backend, cuda:N)')
+    .option('--no-resident', 'update parameters on the host every step (default on wasm and cpu)');
   cmd
     .option('--data <spec>', `training data, see "Data specs" below (default: ${TRAIN_DEFAULTS.data})`)
     .option('--task <task>', 'regression or classification (csv: data only; default regression)')
@@ -206,6 +209,7 @@ export interface TrainPlan {
   onNan: NanPolicy;
   timeoutMs?: number;
   restartWorkers: number;
+  resident?: boolean;
 }
 
 /** Parses every flag (no files read except --resume's manifest, no workers). */
@@ -322,6 +326,7 @@ export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan
     onNan,
     timeoutMs,
     restartWorkers,
+    resident: flags.resident,
   };
 }
 
@@ -458,6 +463,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       onNan: plan.onNan,
       timeoutMs: plan.timeoutMs,
       restartWorkers: plan.restartWorkers,
+      resident: plan.resident,
       interrupts,
       onStart: (startEpoch) => progress.start(plan.epochs, startEpoch),
       onEpoch: (r) => {

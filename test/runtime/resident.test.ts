@@ -90,6 +90,7 @@ test('ensemble, AdamW, cacheSize 1, 3 particles on two devices: the resident che
       expect(m.trainLosses).toHaveLength(3);
       delete m.trainLosses;
       delete m.noiseVariance;
+      delete m.manifestSha256;
       for (const f of m.files) delete f.sha256;
       return m;
     };

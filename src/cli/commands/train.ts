@@ -9,7 +9,7 @@ import type { ModelSpec } from '../../nn/spec';
 import { DEFAULT_TEST_FRACTION, describeDataSpecs } from '../../data/specs';
 import { parseOptimizerConfig, OptimizerConfig } from '../../nn/optimizers';
 import { parseSchedulerConfig, SchedulerConfig } from '../../nn/schedulers';
-import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice } from '../common';
+import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice, prestartDeviceThreads, releasePrestartedThreads } from '../common';
 import { Log, OutputMode, emitResult, fmt, fmtInt, fmtSeconds, formatTable } from '../output';
 import {
   ALGORITHMS,
@@ -37,6 +37,7 @@ import type { NanEvent } from '../../bayes/faults';
 import type { WorkerRestartReport } from '../../bayes/options';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
+import { PhaseClock, formatPhases } from '../../util/phases';
 
 export interface TrainFlags {
   algo?: string;
@@ -366,6 +367,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   const model = resumedModel ? { text: plan.model, spec: resumedModel } : resolveModelSpec(plan.model, { inputShape: inputShapeOf(train), outputSize });
   const batchSize = checkBatchSize(plan.batchSize, train, plan.batchSizeExplicit);
   const devices: DeviceChoice = await resolveDevices(flags, stored?.devices);
+  prestartDeviceThreads(devices);
 
   const storedData: StoredData = {
     spec: plan.data.spec,
@@ -429,6 +431,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   const nanEvents: NanEvent[] = [];
   let nanEventCount = 0;
   const workerRestarts: WorkerRestartReport[] = [];
+  const phases = new PhaseClock();
   let run: Engine.TrainRun;
   try {
     run = await engine().trainWithEngine({
@@ -451,6 +454,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       timeoutMs: plan.timeoutMs,
       restartWorkers: plan.restartWorkers,
       interrupts,
+      phases,
       onStart: (startEpoch) => progress.start(plan.epochs, startEpoch),
       onEpoch: (r) => {
         // Under --on-nan skip or reinit a particle that took no finite step has no mean loss.
@@ -479,8 +483,11 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
     throw withCheckpointHint(err, interruptHint);
   } finally {
     interrupts.uninstall();
+    releasePrestartedThreads();
   }
   progress.finish();
+  const phaseReport = phases.report();
+  log.debug(formatPhases(phaseReport));
 
   const trainedEpochs = plan.epochs - run.startEpoch;
   const particleSteps = plan.particles * stepsPerEpoch * trainedEpochs;
@@ -513,6 +520,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
     workerRestarts: workerRestarts.map((r) => ({ device: r.device, reason: r.reason, particles: r.particles, backToEpoch: r.epoch })),
     metrics: run.metrics,
     timing: run.timing ? { messagingFraction: run.timing.messagingMs / Math.max(run.timing.wallMs, 1e-9), ...run.timing } : null,
+    phases: phaseReport,
     checkpoint,
   };
   emitResult(mode, result, () => formatTrainResult({ ...result, checkpoint: plan.out ?? plan.resume ?? null }, run.metrics));

@@ -15,7 +15,16 @@ import { PushInputError } from './errors';
  */
 const REEXPORTED_ONLY = new Set(['@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-data', '@tensorflow/tfjs-backend-webgl']);
 
-function registerAllGradients(): void {
+let gradientsRegistered = false;
+
+/**
+ * Registers tfjs's gradients, once. Called by useBackend and before any autodiff,
+ * not at import: the coordinator thread imports `tf` but never differentiates,
+ * and the bundle takes about 70 ms of CPU to load.
+ */
+export function ensureGradients(): void {
+  if (gradientsRegistered) return;
+  gradientsRegistered = true;
   const loader = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };
   const load = loader._load;
   const bundle = require.resolve('@tensorflow/tfjs');
@@ -30,7 +39,6 @@ function registerAllGradients(): void {
   }
 }
 
-registerAllGradients();
 require('@tensorflow/tfjs-backend-cpu');
 require('@tensorflow/tfjs-backend-wasm');
 
@@ -42,6 +50,7 @@ let quieted = false;
 
 /** Select and initialise a backend in this thread or process. */
 export async function useBackend(name: BackendName, opts: { gpu?: boolean } = {}): Promise<void> {
+  ensureGradients();
   if (!quieted) {
     // PROD silences tfjs's banner recommending tfjs-node (we choose backends
     // ourselves) and skips its per-kernel debug checks. (IS_TEST would also

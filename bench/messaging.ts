@@ -15,7 +15,7 @@ function modelOfBytes(bytes: number) {
   return { format: 'push-ens/sequential', inputShape: [inputs], layers: [{ type: 'dense', units }] };
 }
 
-async function measure(sizeBytes: number, where: 'same device' | 'threads' | 'processes'): Promise<Row> {
+export async function measure(sizeBytes: number, where: 'same device' | 'threads' | 'processes'): Promise<Row> {
   const devices = where === 'same device' ? 'cpu:0' : 'cpu:0,cpu:1';
   const dist = await PushDist.create({
     devices,

@@ -9,7 +9,9 @@ export function printTable(title: string, rows: Row[]): void {
   const cols = Object.keys(rows[0]);
   const cell = (v: Row[string]) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 3 : 1)) : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padStart(widths[i])).join('  ');
+  // Numbers right-aligned, text left-aligned.
+  const numeric = cols.map((c) => rows.every((r) => typeof r[c] === 'number'));
+  const line = (vals: string[]) => vals.map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
   console.log(`\n${title}`);
   console.log(line(cols));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));

@@ -1,10 +1,11 @@
 // npm run bench: every benchmark in turn; each prints its table and writes
-// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes, rss, soak.
+// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes, rss, soak, scaling.
 import { runMessagingBench } from './messaging';
 import { runTrainBench } from './train';
 import { runBayesBench } from './bayes';
 import { runSoakBench } from './soak';
 import { runRssBench } from './rss';
+import { runScalingBench } from './scaling';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   messaging: runMessagingBench,
@@ -12,6 +13,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   bayes: () => runBayesBench(process.argv.includes('--quick')),
   rss: () => runRssBench(),
   soak: () => runSoakBench(3),
+  scaling: () => runScalingBench(process.argv.includes('--quick') ? 1 : 3),
 };
 
 async function main(): Promise<void> {

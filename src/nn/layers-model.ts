@@ -9,7 +9,7 @@
 // (e.g. BatchNormalization's moving statistics), a single input and a single
 // output; tfjs-layers Dropout draws its own masks (dropoutSeed is ignored).
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { tf } from '../util/tf';
+import { ensureGradients, tf } from '../util/tf';
 import { PushInputError, describeValue } from '../util/errors';
 import { Rng } from '../util/rng';
 import { ActivationName, LayerSpec, LayersModelSpec, ModelSpec, SequentialSpec, validateSpec } from './spec';
@@ -274,6 +274,7 @@ class LayersModelNetwork implements Network {
   }
 
   valueAndGrads(params: tf.Tensor[], x: tf.Tensor, lossOfOutput: (output: tf.Tensor) => tf.Scalar, opts: ForwardOptions = {}) {
+    ensureGradients();
     this.setWeights(params);
     // tfjs-layers' Dense calls tf.fused.matMul, a customGrad op; with the IS_TEST flag on,
     // tfjs's per-kernel leak check counts the tensors a taped customGrad op saves for its

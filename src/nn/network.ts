@@ -10,7 +10,7 @@
 // uniform in +-1/sqrt(fan_in) (fan_in = in for dense, inC*kh*kw for conv2d), drawn
 // in flat order from `new Rng(seed)`, so the same seed gives the same weights on
 // every backend.
-import { tf } from '../util/tf';
+import { ensureGradients, tf } from '../util/tf';
 import { Rng } from '../util/rng';
 import { ActivationName, LayersModelSpec, ModelSpec, Padding, SequentialSpec, layerOutputShapes, pair, validateSpec } from './spec';
 import { dropoutMask, nextFallbackDropoutSeed } from './dropout';
@@ -227,6 +227,7 @@ export class SequentialNetwork implements Network {
   valueAndGrads(params: tf.Tensor[], x: tf.Tensor, lossOfOutput: (output: tf.Tensor) => tf.Scalar, opts: ForwardOptions = {}) {
     // Fix the dropout seed outside the taped function so forward sees one seed.
     const fixed: ForwardOptions = { ...opts, dropoutSeed: opts.training && this.hasDropout ? (opts.dropoutSeed ?? nextFallbackDropoutSeed()) : 0 };
+    ensureGradients();
     return tf.valueAndGrads((...ps: tf.Tensor[]) => lossOfOutput(this.forward(ps, x, fixed)))(params);
   }
 

@@ -56,16 +56,7 @@ export class ThreadLink extends BaseLink implements DeviceLink {
 
   constructor(env: Record<string, string> = {}) {
     super();
-    // One thread per device, one long-running task that owns the device, so a
-    // particle's state stays pinned to its thread.
-    this.pool = new Piscina({
-      filename: workerScript('thread-entry'),
-      minThreads: 1,
-      maxThreads: 1,
-      concurrentTasksPerWorker: 1,
-      idleTimeout: Number.MAX_SAFE_INTEGER,
-      env: { ...process.env, ...env },
-    });
+    this.pool = (Object.keys(env).length === 0 && takePrestartedPool()) || deviceThreadPool(env);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     port1.on('message', (data: Uint8Array) => this.frameCb(data));
@@ -94,6 +85,52 @@ export class ThreadLink extends BaseLink implements DeviceLink {
     this.port.close();
     await this.pool.destroy().catch(() => undefined);
   }
+}
+
+/** One thread per device, one long-running task that owns the device, so a particle's state stays pinned to its thread. */
+function deviceThreadPool(env: Record<string, string>): Piscina {
+  return new Piscina({
+    filename: workerScript('thread-entry'),
+    minThreads: 1,
+    maxThreads: 1,
+    concurrentTasksPerWorker: 1,
+    idleTimeout: Number.MAX_SAFE_INTEGER,
+    env: { ...process.env, ...env },
+  });
+}
+
+const prestarted: { pool: Piscina; expiry: NodeJS.Timeout }[] = [];
+
+/**
+ * Starts `count` device threads (no extra environment) before their coordinator
+ * exists: each loads its modules, tfjs most of all, while this thread still
+ * loads its own and prepares data. The next ThreadLinks take them; threads not
+ * taken within `unusedMs` are ended.
+ */
+export function prestartThreads(count: number, unusedMs = 10_000): void {
+  for (let i = 0; i < count; i++) {
+    const entry = { pool: deviceThreadPool({}), expiry: setTimeout(() => releasePrestartedThreads(), unusedMs).unref() };
+    prestarted.push(entry);
+  }
+}
+
+/** Ends the prestarted threads no link has taken (after a run failed before its workers started). */
+export function releasePrestartedThreads(): void {
+  for (const { pool, expiry } of prestarted.splice(0)) {
+    clearTimeout(expiry);
+    pool.destroy().catch(() => undefined);
+  }
+}
+
+function takePrestartedPool(): Piscina | undefined {
+  const entry = prestarted.shift();
+  if (entry) clearTimeout(entry.expiry);
+  return entry?.pool;
+}
+
+/** Prestarted threads not yet taken (for tests). */
+export function prestartedThreadCount(): number {
+  return prestarted.length;
 }
 
 export class ProcessLink extends BaseLink implements DeviceLink {

@@ -1,7 +1,7 @@
 // How each device's worker is started: thread or process, backend, and the
 // environment that binds it to its GPU. Pure, so it is testable without a GPU.
 import { PushInputError } from '../util/errors';
-import { BackendName, TFJS_NODE_INSTALL_HINT, parseBackend, resolveTfjsNode } from '../util/tf';
+import { BackendName, TFJS_NODE_INSTALL_HINT, parseBackend, resolveTfjsNode } from '../util/backends';
 import { Device } from './devices';
 
 export type Isolation = 'thread' | 'process';

@@ -1,48 +1,56 @@
 // The one place that loads TensorFlow.js: the core, its gradients and the
 // backends push-ens supports. Everything else imports `tf` from here.
 import * as tf from '@tensorflow/tfjs-core';
-// The union package's CommonJS bundle registers every gradient (tfjs-core's own
-// register_all_gradients is ESM-only, which jest and older Node cannot require).
-import '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
+// Types only: the union package's declarations add the chained ops (t.reshape, ...) to Tensor.
+import type {} from '@tensorflow/tfjs';
+import Module = require('node:module');
+import { BackendName, TFJS_NODE_INSTALL_HINT, resolveTfjsNode } from './backends';
 import { PushInputError } from './errors';
+
+/**
+ * Packages the union bundle requires only to re-export them: about 0.4 s of
+ * loading per thread. Its own body registers every gradient, which is all we
+ * want from it (tfjs-core's register_all_gradients is ESM-only, which jest and
+ * Node 20 cannot require). tfjs-layers stays loadable on demand.
+ */
+const REEXPORTED_ONLY = new Set(['@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-data', '@tensorflow/tfjs-backend-webgl']);
+
+let gradientsRegistered = false;
+
+/**
+ * Registers tfjs's gradients, once. Called by useBackend and before any autodiff,
+ * not at import: the coordinator thread imports `tf` but never differentiates,
+ * and the bundle takes about 70 ms of CPU to load.
+ */
+export function ensureGradients(): void {
+  if (gradientsRegistered) return;
+  gradientsRegistered = true;
+  const loader = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };
+  const load = loader._load;
+  const bundle = require.resolve('@tensorflow/tfjs');
+  loader._load = function (request, parent, isMain) {
+    if (REEXPORTED_ONLY.has(request) && parent?.filename === bundle) return {};
+    return load.call(this, request, parent, isMain);
+  };
+  try {
+    require('@tensorflow/tfjs');
+  } finally {
+    loader._load = load;
+  }
+}
+
+require('@tensorflow/tfjs-backend-cpu');
+require('@tensorflow/tfjs-backend-wasm');
 
 export { tf };
 
-export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
-export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'];
-
-/** Packages that provide the `tensorflow` backend, GPU build first. */
-export const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
-
-export const TFJS_NODE_INSTALL_HINT =
-  'install it with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (CUDA 11.2 and cuDNN 8.1, Linux x64) ' +
-  'or `npm install @tensorflow/tfjs-node@4.22.0` for the CPU build of libtensorflow';
-
-export function parseBackend(name: string): BackendName {
-  if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
-  throw new PushInputError(`unknown backend ${JSON.stringify(name)}: expected one of ${BACKENDS.join(', ')}`);
-}
-
-/** Which tfjs-node package can be resolved here, if any (without loading it). */
-export function resolveTfjsNode(preferGpu = true): string | null {
-  const order = preferGpu ? TFJS_NODE_PACKAGES : [...TFJS_NODE_PACKAGES].reverse();
-  for (const pkg of order) {
-    try {
-      require.resolve(pkg);
-      return pkg;
-    } catch {
-      /* not installed */
-    }
-  }
-  return null;
-}
+export { BACKENDS, BackendName, TFJS_NODE_INSTALL_HINT, TFJS_NODE_PACKAGES, parseBackend, resolveTfjsNode } from './backends';
 
 let quieted = false;
 
 /** Select and initialise a backend in this thread or process. */
 export async function useBackend(name: BackendName, opts: { gpu?: boolean } = {}): Promise<void> {
+  ensureGradients();
   if (!quieted) {
     // PROD silences tfjs's banner recommending tfjs-node (we choose backends
     // ourselves) and skips its per-kernel debug checks. (IS_TEST would also

@@ -10,7 +10,7 @@ import type { ModelSpec } from '../../nn/spec';
 import { DEFAULT_TEST_FRACTION, describeDataSpecs } from '../../data/specs';
 import { parseOptimizerConfig, OptimizerConfig } from '../../nn/optimizers';
 import { parseSchedulerConfig, SchedulerConfig } from '../../nn/schedulers';
-import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice } from '../common';
+import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice, prestartDeviceThreads, releasePrestartedThreads } from '../common';
 import { Log, OutputMode, emitResult, fmt, fmtInt, fmtSeconds, formatTable } from '../output';
 import {
   ALGORITHMS,
@@ -38,6 +38,7 @@ import type { NanEvent } from '../../bayes/faults';
 import type { WorkerRestartReport } from '../../bayes/options';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
+import { PhaseClock, formatPhases } from '../../util/phases';
 
 export interface TrainFlags {
   algo?: string;
@@ -379,6 +380,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   const model = resumedModel ? { text: plan.model, spec: resumedModel } : resolveModelSpec(plan.model, { inputShape: inputShapeOf(train), outputSize });
   const batchSize = checkBatchSize(plan.batchSize, train, plan.batchSizeExplicit);
   const devices: DeviceChoice = await resolveDevices(flags, stored?.devices);
+  prestartDeviceThreads(devices);
 
   const storedData: StoredData = {
     spec: plan.data.spec,
@@ -442,6 +444,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   const nanEvents: NanEvent[] = [];
   let nanEventCount = 0;
   const workerRestarts: WorkerRestartReport[] = [];
+  const phases = new PhaseClock();
   let run: Engine.TrainRun;
   try {
     run = await engine().trainWithEngine({
@@ -465,6 +468,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       restartWorkers: plan.restartWorkers,
       resident: plan.resident,
       interrupts,
+      phases,
       onStart: (startEpoch) => progress.start(plan.epochs, startEpoch),
       onEpoch: (r) => {
         // Under --on-nan skip or reinit a particle that took no finite step has no mean loss.
@@ -493,8 +497,11 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
     throw withCheckpointHint(err, interruptHint);
   } finally {
     interrupts.uninstall();
+    releasePrestartedThreads();
   }
   progress.finish();
+  const phaseReport = phases.report();
+  log.debug(formatPhases(phaseReport));
 
   const trainedEpochs = plan.epochs - run.startEpoch;
   const particleSteps = plan.particles * stepsPerEpoch * trainedEpochs;
@@ -527,6 +534,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
     workerRestarts: workerRestarts.map((r) => ({ device: r.device, reason: r.reason, particles: r.particles, backToEpoch: r.epoch })),
     metrics: run.metrics,
     timing: run.timing ? { messagingFraction: run.timing.messagingMs / Math.max(run.timing.wallMs, 1e-9), ...run.timing } : null,
+    phases: phaseReport,
     checkpoint,
   };
   emitResult(mode, result, () => formatTrainResult({ ...result, checkpoint: plan.out ?? plan.resume ?? null }, run.metrics));

@@ -176,6 +176,7 @@ export function convLossAndGrad(
   let d = new Act(h.shape, tf.reshape(loss.gradOf(out, target), h.shape));
   // Layers below the first one with parameters need no input gradient.
   const firstParam = plan.findIndex((st) => st.kind === 'dense' || st.kind === 'conv2d');
+  let reluDone = false;
   for (let i = plan.length - 1; i >= firstParam; i--) {
     const step = plan[i];
     const s = saved[i];
@@ -185,7 +186,8 @@ export function convLossAndGrad(
         d = denseBackward(step, params, s, d, gradRow, network, needInput);
         break;
       case 'conv2d':
-        d = convBackward(step, params, s, d, gradRow, network, needInput, i === 0 ? batch.firstFilterGradInput : undefined);
+        d = convBackward(step, params, s, d, gradRow, network, needInput, reluDone, i === 0 ? batch.firstFilterGradInput : undefined);
+        reluDone = false;
         break;
       case 'activation':
         d = new Act(d.shape, activationGrad(step.name, d.tensor(), s.output.tensor(), s.input.tensor()));
@@ -198,8 +200,15 @@ export function convLossAndGrad(
         break;
       case 'pool': {
         const size = s.input.shape.reduce((a, b) => a * b, 1);
-        const dx = step.op === 'max' ? maxPoolBackward(d.host(), s.argmax!, size) : avgPool(d.host(), s.window!, true);
+        // A max pool right after a conv with fused relu applies the relu's mask itself, on the
+        // 4x smaller pooled output: relu(z) at the argmax is > 0 exactly when the pooled value is.
+        const below = plan[i - 1];
+        const reluBelow = step.op === 'max' && below?.kind === 'conv2d' && below.activation === 'relu';
+        const dx = step.op === 'max'
+          ? maxPoolBackward(d.host(), s.argmax!, size, reluBelow ? s.output.host() : undefined)
+          : avgPool(d.host(), s.window!, true);
         d = new Act(s.input.shape, dx);
+        if (reluBelow) reluDone = true;
         break;
       }
     }
@@ -231,6 +240,7 @@ function convBackward(
   gradRow: Float32Array,
   network: Network,
   needInput: boolean,
+  reluDone: boolean,
   sharedInput?: tf.Tensor,
 ): Act {
   const g = s.window!;
@@ -238,19 +248,18 @@ function convBackward(
   const rows = g.batch * g.outH * g.outW;
   const K = g.kh * g.kw * g.channels;
   const stride1 = g.sh === 1 && g.sw === 1;
-  // The fused activation's derivative and the bias gradient, on the host.
+  // The fused activation's derivative, the bias gradient and dz^T in one pass on the host.
   const dz = d.host().slice();
-  if (step.activation) hostActivationGrad(step.activation, dz, s.output.host());
-  const bias = new Float64Array(outC);
-  for (let r = 0, k = 0; r < rows; r++) for (let o = 0; o < outC; o++, k++) bias[o] += dz[k];
-  gradRow.set(Float32Array.from(bias), network.layout[step.param + 1].offset);
+  if (step.activation && !reluDone) hostActivationGrad(step.activation, dz, s.output.host());
+  const { dzT, bias } = transposeAndSum(dz, g, outC, stride1);
+  gradRow.set(bias, network.layout[step.param + 1].offset);
   const input = sharedInput ?? filterGradInput(s.input, g);
   const wOffset = network.layout[step.param].offset;
   if (stride1) {
     // dW[i,j,c,o] = sum over b,y,x of xpad[b,y+i,x+j,c] dz[b,y,x,o]: a conv of x^T [C,H,W,B]
     // with dz as the filter [outH, outW, B, outC], giving [C, kh, kw, outC]. XNNPACK runs
     // it ~3x faster than im2col^T @ dz with the im2col built on the host.
-    const dzFilter = tf.tensor4d(batchToChannels(dz, g, outC), [g.outH, g.outW, g.batch, outC]);
+    const dzFilter = tf.tensor4d(dzT!, [g.outH, g.outW, g.batch, outC]);
     const padBottom = g.kh + g.outH - 1 - g.inH - g.padTop;
     const padRight = g.kw + g.outW - 1 - g.inW - g.padLeft;
     const pad = explicitPad(g.padTop, padBottom, g.padLeft, padRight);
@@ -271,18 +280,23 @@ function convBackward(
   return new Act(s.input.shape, col2im(dcols, g));
 }
 
-/** dz [B, outH, outW, outC] -> [outH, outW, B, outC]. */
-function batchToChannels(dz: Float32Array, g: Window2d, outC: number): Float32Array {
-  const out = new Float32Array(dz.length);
+/** Bias gradient (sums over all but the channel axis) and, if asked, dz [B, outH, outW, outC] as [outH, outW, B, outC]. */
+function transposeAndSum(dz: Float32Array, g: Window2d, outC: number, withTranspose: boolean): { dzT?: Float32Array; bias: Float32Array } {
+  const dzT = withTranspose ? new Float32Array(dz.length) : undefined;
+  const sums = new Float64Array(outC);
   const pixels = g.outH * g.outW;
   for (let b = 0; b < g.batch; b++) {
     for (let p = 0; p < pixels; p++) {
       const src = (b * pixels + p) * outC;
       const dst = (p * g.batch + b) * outC;
-      for (let o = 0; o < outC; o++) out[dst + o] = dz[src + o];
+      for (let o = 0; o < outC; o++) {
+        const v = dz[src + o];
+        sums[o] += v;
+        if (dzT) dzT[dst + o] = v;
+      }
     }
   }
-  return out;
+  return { dzT, bias: Float32Array.from(sums) };
 }
 
 type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];

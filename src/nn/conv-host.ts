@@ -108,28 +108,24 @@ export function col2im(dcols: Float32Array, g: Window2d): Float32Array {
 /** Max pool ('valid' windows) keeping, per output, the input index of its first maximum (tfjs's choice on ties). */
 export function maxPoolForward(x: Float32Array, g: Window2d): { out: Float32Array; argmax: Int32Array } {
   const { batch, inH, inW, channels: C, kh, kw, sh, sw, outH, outW } = g;
-  const out = new Float32Array(batch * outH * outW * C);
-  const argmax = new Int32Array(out.length);
-  let o = 0;
+  const out = new Float32Array(batch * outH * outW * C).fill(-Infinity);
+  const argmax = new Int32Array(out.length).fill(-1);
+  // Channels innermost: every read and write walks contiguous memory.
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
-        for (let c = 0; c < C; c++, o++) {
-          let best = -Infinity;
-          let at = -1;
-          for (let i = 0; i < kh; i++) {
-            const row = (b * inH + oy * sh + i) * inW + ox * sw;
-            for (let j = 0; j < kw; j++) {
-              const k = (row + j) * C + c;
-              const v = x[k];
-              if (v > best || at < 0) {
-                best = v;
-                at = k;
+        const o = ((b * outH + oy) * outW + ox) * C;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const k = ((b * inH + oy * sh + i) * inW + ox * sw + j) * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[k + c];
+              if (v > out[o + c] || argmax[o + c] < 0) {
+                out[o + c] = v;
+                argmax[o + c] = k + c;
               }
             }
           }
-          out[o] = best;
-          argmax[o] = at;
         }
       }
     }
@@ -137,10 +133,17 @@ export function maxPoolForward(x: Float32Array, g: Window2d): { out: Float32Arra
   return { out, argmax };
 }
 
-/** Gradient of maxPoolForward: each output's gradient goes to its argmax input. */
-export function maxPoolBackward(dy: Float32Array, argmax: Int32Array, inSize: number): Float32Array {
+/**
+ * Gradient of maxPoolForward: each output's gradient goes to its argmax input. With
+ * `pooled` (the pool's output), only where pooled > 0: the mask of a relu below the pool.
+ */
+export function maxPoolBackward(dy: Float32Array, argmax: Int32Array, inSize: number, pooled?: Float32Array): Float32Array {
   const dx = new Float32Array(inSize);
-  for (let o = 0; o < dy.length; o++) dx[argmax[o]] += dy[o];
+  if (pooled) {
+    for (let o = 0; o < dy.length; o++) if (pooled[o] > 0) dx[argmax[o]] += dy[o];
+  } else {
+    for (let o = 0; o < dy.length; o++) dx[argmax[o]] += dy[o];
+  }
   return dx;
 }
 

@@ -9,8 +9,8 @@
 //     (wasm's matMul leaves XNNPACK when asked to transpose);
 //   - input gradient, stride 1: a forward conv of dy with the flipped filter
 //     (the fast kernel again); other strides: (dy @ W^T) then col2im on the host;
-//   - pooling, the fused activation's mask and the bias gradient run as plain
-//     JS loops over host copies (the pool's argmax is kept from the forward).
+//   - max pooling forward is tfjs's; its gradient, the fused activation's mask
+//     and the bias gradient run as plain JS loops over host copies.
 // Values move between host and backend lazily (see Act), at most once each way.
 // The first layer's im2col depends only on the batch, so a ParticleGroup builds
 // it once per step for all its particles (ConvBatch).
@@ -21,7 +21,7 @@ import { dropoutMask } from './dropout';
 import { activationGrad, applyActivation } from './activations';
 import type { Network, PlanStep } from './network';
 import { reshapeInput } from './shapes';
-import { Window2d, avgPool, col2im, im2colT, maxPoolBackward, maxPoolForward, transpose2d, windowOf } from './conv-host';
+import { Window2d, avgPool, col2im, im2colT, maxPoolBackward, transpose2d, windowOf } from './conv-host';
 
 /** A value held on the backend, on the host, or both; each side made on first use. */
 class Act {
@@ -88,7 +88,6 @@ interface Saved {
   input: Act;
   output: Act;
   window?: Window2d;
-  argmax?: Int32Array;
   mask?: tf.Tensor;
 }
 
@@ -157,9 +156,7 @@ export function convLossAndGrad(
         s.window = g;
         const outShape = [g.batch, g.outH, g.outW, g.channels];
         if (step.op === 'max') {
-          const { out, argmax } = maxPoolForward(h.host(), g);
-          s.argmax = argmax;
-          h = new Act(outShape, out);
+          h = new Act(outShape, tf.maxPool(h.tensor() as tf.Tensor4D, step.size, step.strides, 'valid'));
         } else {
           h = new Act(outShape, avgPool(h.host(), g, false));
         }
@@ -199,13 +196,12 @@ export function convLossAndGrad(
         d = d.reshaped(s.input.shape);
         break;
       case 'pool': {
-        const size = s.input.shape.reduce((a, b) => a * b, 1);
         // A max pool right after a conv with fused relu applies the relu's mask itself, on the
-        // 4x smaller pooled output: relu(z) at the argmax is > 0 exactly when the pooled value is.
+        // smaller pooled output (see maxPoolBackward).
         const below = plan[i - 1];
         const reluBelow = step.op === 'max' && below?.kind === 'conv2d' && below.activation === 'relu';
         const dx = step.op === 'max'
-          ? maxPoolBackward(d.host(), s.argmax!, size, reluBelow ? s.output.host() : undefined)
+          ? maxPoolBackward(d.host(), s.input.host(), s.output.host(), s.window!, reluBelow)
           : avgPool(d.host(), s.window!, true);
         d = new Act(s.input.shape, dx);
         if (reluBelow) reluDone = true;

@@ -2,14 +2,17 @@
 // written straight into host gradient rows.
 //
 // Dense stacks use the explicit backward pass of dense-backward.ts (~1.7x
-// faster than the autodiff tape on wasm, same numbers). Everything else (conv
-// nets, tfjs-layers models) goes through tf.valueAndGrads.
+// faster than the autodiff tape on wasm, same numbers). Sequential conv nets
+// use conv-backward.ts on wasm and cpu (tfjs's conv and pool gradients are
+// slow there). Everything else (tfjs-layers models, 'same' pooling, conv nets
+// on the tensorflow backend) goes through tf.valueAndGrads.
 import { tf } from '../util/tf';
 import { PushInputError } from '../util/errors';
 import { Loss } from './losses';
 import { nextFallbackDropoutSeed } from './dropout';
 import { Network } from './network';
 import { denseBatch, denseLossAndGrad, denseParamsFromTensors } from './dense-backward';
+import { convBatch, convExplicitSupported, convLossAndGrad } from './conv-backward';
 
 export type GradientMethod = 'auto' | 'explicit' | 'autodiff';
 
@@ -21,8 +24,25 @@ export interface LossAndGradOptions {
   outputOffset?: tf.Tensor;
   /** Multiplies the gradient (not the returned loss); default 1. */
   gradScale?: number;
-  /** 'auto' (default): explicit for dense stacks, autodiff otherwise. */
+  /** 'auto' (default): see explicitPath. */
   method?: GradientMethod;
+}
+
+export const EXPLICIT_UNSUPPORTED =
+  'needs a dense stack (dense, activations, dropout, flatten) or a sequential conv net with "valid" pooling';
+
+/**
+ * Which explicit backward pass a method selects: 'dense', 'conv' or null (autodiff).
+ * 'auto': dense stacks always; conv nets on wasm and cpu (tensorflow's own conv gradients are fast).
+ */
+export function explicitPath(network: Network, method: GradientMethod): 'dense' | 'conv' | null {
+  if (method === 'autodiff') return null;
+  if (network.isDenseStack) return 'dense';
+  if (!convExplicitSupported(network)) {
+    if (method === 'explicit') throw new PushInputError(`gradient method "explicit" ${EXPLICIT_UNSUPPORTED}`);
+    return null;
+  }
+  return method === 'explicit' || tf.getBackend() !== 'tensorflow' ? 'conv' : null;
 }
 
 /**
@@ -58,14 +78,13 @@ export function lossAndGradPrepared(
 ): number {
   const training = opts.training ?? true;
   const dropoutSeed = training && network.hasDropout ? (opts.dropoutSeed ?? nextFallbackDropoutSeed()) : 0;
-  const method = opts.method ?? 'auto';
-  if (method === 'explicit' && !network.isDenseStack) {
-    throw new PushInputError('gradient method "explicit" needs a dense stack (dense, activations, dropout, flatten)');
-  }
-  const explicit = method === 'explicit' || (method === 'auto' && network.isDenseStack);
+  const path = explicitPath(network, opts.method ?? 'auto');
   let value = 0;
   tf.tidy(() => {
-    if (explicit) {
+    if (path === 'conv') {
+      const convOpts = { training, dropoutSeed, outputOffset: opts.outputOffset };
+      value = convLossAndGrad(network, params, convBatch(network, x), target, loss, gradOut, convOpts);
+    } else if (path === 'dense') {
       value = denseLossAndGrad(network, denseParamsFromTensors(network, params), denseBatch(network, x), target, loss, [gradOut], {
         training,
         dropoutSeeds: [dropoutSeed],

@@ -21,7 +21,8 @@ import { reshapeInput } from './shapes';
 import { Loss, LossName, parseLoss } from './losses';
 import { FusedOptimizer, OptimizerConfig, OptimizerInput, RowUpdate, createOptimizer } from './optimizers';
 import { SchedulerConfig, SchedulerInput, lrAt, parseSchedulerConfig } from './schedulers';
-import { GradientMethod, lossAndGradPrepared, scaleInPlace } from './gradients';
+import { EXPLICIT_UNSUPPORTED, GradientMethod, explicitPath, lossAndGradPrepared, scaleInPlace } from './gradients';
+import { convBatch, convExplicitSupported, convLossAndGrad } from './conv-backward';
 import { DenseParams, denseBatch, denseForward, denseLossAndGrad, uploadDenseParams } from './dense-backward';
 import { HostBuffers, ResidentCounters, ResidentState } from './resident-state';
 import { residentLossAndGrads } from './resident-grads';
@@ -148,8 +149,8 @@ export class ParticleGroup {
       throw new PushInputError(`batchedMatmul ${describeValue(this.batchedOption)}: expected true, false or "auto"`);
     }
     this.gradientMethod = opts.gradientMethod ?? 'auto';
-    if (this.gradientMethod === 'explicit' && !network.isDenseStack) {
-      throw new PushInputError('gradientMethod "explicit" needs a dense stack (dense, activations, dropout, flatten)');
+    if (this.gradientMethod === 'explicit' && !network.isDenseStack && !convExplicitSupported(network)) {
+      throw new PushInputError(`gradientMethod "explicit" ${EXPLICIT_UNSUPPORTED}`);
     }
     if (!['auto', 'explicit', 'autodiff'].includes(this.gradientMethod)) {
       throw new PushInputError(`gradientMethod ${describeValue(this.gradientMethod)}: expected "auto", "explicit" or "autodiff"`);
@@ -288,8 +289,8 @@ export class ParticleGroup {
     }
     const run: GradRun = { rows, batches, loss: lossFn, training: opts.training ?? true, seeds: this.dropoutSeeds(rows, opts.dropoutSeeds), offsets: opts.outputOffsets };
     if (this.device) return this.residentGrads(this.device, run, opts.gradScale ?? 1);
-    const explicit = this.network.isDenseStack && this.gradientMethod !== 'autodiff';
-    const losses = explicit ? this.denseGrads(run) : this.autodiffGrads(run);
+    const path = explicitPath(this.network, this.gradientMethod);
+    const losses = path === 'dense' ? this.denseGrads(run) : path === 'conv' ? this.convGrads(run) : this.autodiffGrads(run);
     const scale = opts.gradScale ?? 1;
     if (scale !== 1) for (const r of rows) scaleInPlace(this.row(r).grads, scale);
     return losses;
@@ -436,6 +437,29 @@ export class ParticleGroup {
           const ps = this.uploadRows([r]);
           const opts = { training, dropoutSeeds: [seeds[i]], outputOffset: offsets?.[i] };
           losses[i] = denseLossAndGrad(this.network, ps, x, target, loss, [this.row(r).grads], opts)[0];
+        }),
+      );
+    });
+    return losses;
+  }
+
+  /** Explicit conv backward, one particle at a time; a shared batch (and its first im2col) is prepared once. */
+  private convGrads(run: GradRun): Float32Array {
+    const { rows, batches, loss, training, seeds, offsets } = run;
+    const k = this.network.outputSize;
+    const losses = new Float32Array(rows.length);
+    const perRow = Array.isArray(batches);
+    tf.tidy(() => {
+      const shared = perRow ? null : convBatch(this.network, (batches as Batch).x);
+      const sharedTarget = perRow ? null : loss.prepareTarget((batches as Batch).y, k);
+      rows.forEach((r, i) =>
+        tf.tidy(() => {
+          const b = (batches as readonly Batch[])[i];
+          const x = shared ?? convBatch(this.network, b.x);
+          const target = sharedTarget ?? loss.prepareTarget(b.y, k);
+          const params = this.network.materialize(this.row(r).params);
+          const opts = { training, dropoutSeed: seeds[i], outputOffset: offsets?.[i] };
+          losses[i] = convLossAndGrad(this.network, params, x, target, loss, this.row(r).grads, opts);
         }),
       );
     });

@@ -206,7 +206,7 @@ describe('no tensor leaks (wasm)', () => {
     tf.dispose([...offsets, ...batches.flatMap((b) => [b.x, b.y])]);
   });
 
-  test('the autodiff path (LeNet, cross-entropy) does not leak either and matches lossAndGrad', () => {
+  test('the conv path (LeNet, cross-entropy) does not leak either and matches lossAndGrad', () => {
     const net = compileModel(lenet());
     const group = new ParticleGroup(net, { seed: 2 });
     group.add();

@@ -90,17 +90,28 @@ export interface CommonTrainOptions {
    * the particle. svgd supports 'stop' only.
    */
   onNan?: NonFinitePolicy;
-  /** Milliseconds a device may take to answer one message (an epoch, a prediction batch) before the run fails with PushTimeoutError. Default: no limit. */
+  /**
+   * Milliseconds a device may take to answer one message (an epoch, a prediction batch). A device
+   * that does not is taken for dead: its worker is killed and the run fails with PushTimeoutError,
+   * or, with restartWorkers, the worker is restarted like one that died. Default: no limit.
+   */
   timeoutMs?: number;
   /**
-   * Restart a dead device worker up to this many times (default 0: a dead worker fails the run).
-   * Every particle goes back to the last checkpoint (or the start of the run) and the lost epochs
-   * are redone, so the result equals an uninterrupted run's.
+   * Restart a dead (or timed-out) device worker up to this many times (default 0: a dead worker
+   * fails the run), from the first epoch to the end: the epochs, the checkpoints, the final
+   * evaluation and save, and afterTraining. Every particle goes back to the last checkpoint (or
+   * the start of the run) and the lost epochs are redone, so the result equals an uninterrupted run's.
    */
   restartWorkers?: number;
   onWorkerRestart?: (report: WorkerRestartReport) => void | Promise<void>;
   /** Charged with each phase of the run (workers ready, data sent, training, evaluation, checkpoint) as it ends. */
   phases?: PhaseClock;
+  /**
+   * Runs on the trained posterior after the final evaluation and the final checkpoint, still
+   * inside restartWorkers' cover: a worker death in it rolls back (to the final checkpoint when
+   * there is one), redoes what was lost, and runs it again. E.g. a further evaluation.
+   */
+  afterTraining?: (posterior: Posterior) => void | Promise<void>;
 }
 
 /** How a run reacts to faults; not stored in checkpoints (a resumed run may choose differently). */
@@ -162,6 +173,7 @@ export function resolveCommon(opts: CommonTrainOptions, n: number, defaultLoss: 
     checkInt(opts.checkpoint.every ?? 1, 'checkpoint.every', 1);
   }
   if (opts.onEpoch !== undefined && typeof opts.onEpoch !== 'function') throw new PushInputError(`onEpoch ${describeValue(opts.onEpoch)}: expected a function`);
+  if (opts.afterTraining !== undefined && typeof opts.afterTraining !== 'function') throw new PushInputError(`afterTraining ${describeValue(opts.afterTraining)}: expected a function`);
   return { loss, epochs, batchSize, optimizer, scheduler, particles, seed };
 }
 

@@ -4,8 +4,12 @@
 // last checkpoint -- or to the run's start, or the checkpoint it resumed from --
 // and training redoes the epochs after it. Batch orders, dropout masks and
 // resamples derive from (seed, epoch), so the redone epochs repeat exactly and
-// the run ends with the parameters of an uninterrupted one.
-import { PushWorkerError } from '../util/errors';
+// the run ends with the parameters of an uninterrupted one. A worker that
+// stopped answering within the run's timeoutMs was killed by the coordinator and
+// counts as dead. Deaths are covered from the first epoch to the end: the
+// epochs, the checkpoints, the final evaluation and save after the last epoch,
+// and afterTraining (a death while the workers start up still fails the run).
+import { PushTimeoutError, PushWorkerError } from '../util/errors';
 import type { ParticleSnapshot } from '../runtime/worker-api';
 import { readCheckpointDir } from './checkpoint-dir';
 import type { ParticleCluster } from './cluster';
@@ -52,11 +56,11 @@ export class WorkerRecovery {
   }
 
   /** A checkpoint of `epoch` epochs was written to `dir`: later rollbacks reload it from there. */
-  saved(dir: string, epoch: number, trainLosses: number[]): void {
+  saved(dir: string, epoch: number, trainLosses: readonly number[] | undefined): void {
     const { numParams, slotNames } = this.setup;
     this.point = {
       epoch,
-      trainLosses: [...trainLosses],
+      trainLosses: trainLosses && [...trainLosses],
       states: () => {
         const reader = readCheckpointDir(dir);
         return decodeParticles(reader, reader.manifest.particles, numParams, slotNames);
@@ -74,7 +78,7 @@ export class WorkerRecovery {
     let failure = err;
     for (;;) {
       const dead = this.setup.cluster.dist.deadDevices();
-      if (!(failure instanceof PushWorkerError) || dead.length === 0) {
+      if (!isWorkerFailure(failure) || dead.length === 0) {
         if (failure === err) return undefined;
         throw failure;
       }
@@ -105,4 +109,9 @@ export class WorkerRecovery {
     const config = (pid: number): ParticleConfig => ({ ...this.setup.freshConfigs[pid], ...restoredConfig(pid, states[pid], this.setup.priorBeta) });
     await cluster.eachDevice('bayesConfigure', (pids) => ({ particles: pids.map(config) }));
   }
+}
+
+/** A death, or a timeout (the coordinator kills a worker that stops answering). */
+function isWorkerFailure(err: unknown): boolean {
+  return err instanceof PushWorkerError || err instanceof PushTimeoutError;
 }

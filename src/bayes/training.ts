@@ -198,43 +198,56 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
             resumed,
           )
         : undefined;
-    for (let e = info.epoch; e < common.epochs; ) {
+    // One try covers the run from the first epoch to the end -- epochs, checkpoints, the final
+    // evaluation and save, and opts.afterTraining -- so that a worker death (or timeout) anywhere
+    // in it is recovered the same way: roll back, redo the epochs after the rollback point, and
+    // do the final part again.
+    let e = info.epoch;
+    for (;;) {
       try {
-        opts.signal?.throwIfAborted();
-        const t0 = performance.now();
-        ctx.nanEvents.length = 0;
-        phases?.firstStepSent();
-        const losses = await driver.runEpoch(ctx, e);
-        phases?.lap('training');
-        // Under 'skip' or 'reinit' a particle that took no finite step has a NaN mean loss, by design.
-        const bad = faults.onNan === 'stop' ? losses.findIndex((l) => !Number.isFinite(l)) : -1;
-        if (bad >= 0) throw new PushInputError(`epoch ${e + 1}: particle ${bad}'s training loss is ${losses[bad]}: training diverged (expected a finite loss; try a smaller learning rate)`);
-        info.epoch = e + 1;
-        info.trainLosses = losses;
-        if (every && info.epoch < common.epochs && info.epoch % every === 0) {
-          await posterior.save(opts.checkpoint!.dir);
-          recovery?.saved(opts.checkpoint!.dir, info.epoch, losses);
-          phases?.lap('checkpoint');
+        for (; e < common.epochs; e++) {
+          opts.signal?.throwIfAborted();
+          const t0 = performance.now();
+          ctx.nanEvents.length = 0;
+          phases?.firstStepSent();
+          const losses = await driver.runEpoch(ctx, e);
+          phases?.lap('training');
+          // Under 'skip' or 'reinit' a particle that took no finite step has a NaN mean loss, by design.
+          const bad = faults.onNan === 'stop' ? losses.findIndex((l) => !Number.isFinite(l)) : -1;
+          if (bad >= 0) throw new PushInputError(`epoch ${e + 1}: particle ${bad}'s training loss is ${losses[bad]}: training diverged (expected a finite loss; try a smaller learning rate)`);
+          info.epoch = e + 1;
+          info.trainLosses = losses;
+          if (every && info.epoch < common.epochs && info.epoch % every === 0) {
+            await posterior.save(opts.checkpoint!.dir);
+            recovery?.saved(opts.checkpoint!.dir, info.epoch, losses);
+            phases?.lap('checkpoint');
+          }
+          const nanEvents = ctx.nanEvents.splice(0);
+          await opts.onEpoch?.({ epoch: info.epoch, epochs: common.epochs, losses, seconds: (performance.now() - t0) / 1000, posterior, nanEvents });
         }
-        const nanEvents = ctx.nanEvents.splice(0);
-        await opts.onEpoch?.({ epoch: info.epoch, epochs: common.epochs, losses, seconds: (performance.now() - t0) / 1000, posterior, nanEvents });
-        e++;
+        opts.signal?.throwIfAborted();
+        info.timing = cluster.timing.report();
+        // bce outputs are logits of independent labels: no Gaussian noise model, no metrics here.
+        if (common.loss === 'mse') info.noiseVariance = await posterior.estimateNoiseVariance({ x: data.train.x, xShape: data.train.xShape }, data.train.y);
+        if (data.test && common.loss !== 'bce') info.metrics = await posterior.evaluate({ x: data.test.x, xShape: data.test.xShape }, data.test.y);
+        phases?.lap('evaluation');
+        if (every) {
+          await posterior.save(opts.checkpoint!.dir);
+          // A death after this point goes back to the final checkpoint: no epoch is redone.
+          recovery?.saved(opts.checkpoint!.dir, info.epoch, info.trainLosses);
+        }
+        phases?.lap('checkpoint');
+        await opts.afterTraining?.(posterior);
+        return posterior;
       } catch (err) {
         const back = opts.signal?.aborted ? undefined : await recovery?.recover(err);
         if (!back) throw err;
         info.epoch = e = back.epoch;
         info.trainLosses = back.trainLosses;
+        info.noiseVariance = undefined;
+        info.metrics = undefined;
       }
     }
-    opts.signal?.throwIfAborted();
-    info.timing = cluster.timing.report();
-    // bce outputs are logits of independent labels: no Gaussian noise model, no metrics here.
-    if (common.loss === 'mse') info.noiseVariance = await posterior.estimateNoiseVariance({ x: data.train.x, xShape: data.train.xShape }, data.train.y);
-    if (data.test && common.loss !== 'bce') info.metrics = await posterior.evaluate({ x: data.test.x, xShape: data.test.xShape }, data.test.y);
-    phases?.lap('evaluation');
-    if (every) await posterior.save(opts.checkpoint!.dir);
-    phases?.lap('checkpoint');
-    return posterior;
   } catch (err) {
     await posterior.close();
     throw err;

@@ -248,6 +248,7 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
   let startEpoch = req.resumeFrom ? readCheckpointInfo('--resume', req.resumeFrom).epoch : 0;
   let started = false;
   const t0 = performance.now();
+  let metrics: MetricsTable | null = null;
   const options = {
     model: req.model,
     data: req.split,
@@ -272,6 +273,19 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
     restartWorkers: req.restartWorkers,
     onWorkerRestart: req.onWorkerRestart,
     phases: req.phases,
+    // Inside the training run, so that --restart-workers covers this evaluation too.
+    afterTraining: async (posterior: Posterior) => {
+      metrics = null;
+      if (!req.split.test) return;
+      if (req.split.normalization) {
+        // Trained on standardized data: score the same held-out examples in original units.
+        const original = loadTrainingData({ ...req.meta.train.data, seed: req.seed, standardize: false });
+        if (original.test) metrics = toTable(await posterior.evaluate({ x: original.test.x, xShape: original.test.xShape }, original.test.y, { originalUnits: true }), 'test');
+      } else if (posterior.info.metrics) {
+        metrics = toTable(posterior.info.metrics, 'test');
+      }
+      req.phases?.lap('evaluation');
+    },
     onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number; nanEvents: NanEvent[] }) => {
       if (!started) {
         started = true;
@@ -285,17 +299,6 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
   const posterior = await TRAINERS[req.algo](options as never);
   const trainSeconds = (performance.now() - t0) / 1000;
   try {
-    let metrics: MetricsTable | null = null;
-    if (req.split.test) {
-      if (req.split.normalization) {
-        // Trained on standardized data: score the same held-out examples in original units.
-        const original = loadTrainingData({ ...req.meta.train.data, seed: req.seed, standardize: false });
-        if (original.test) metrics = toTable(await posterior.evaluate({ x: original.test.x, xShape: original.test.xShape }, original.test.y, { originalUnits: true }), 'test');
-      } else if (posterior.info.metrics) {
-        metrics = toTable(posterior.info.metrics, 'test');
-      }
-    }
-    req.phases?.lap('evaluation');
     return {
       startEpoch,
       seconds: trainSeconds,

@@ -1,11 +1,14 @@
 // Ctrl-C (SIGINT) and SIGTERM: the first signal aborts the running command
 // (it stops at the next step or epoch boundary, closes its PushDist so the
-// device workers end, and leaves the last complete checkpoint as it was);
-// if that takes longer than the grace period, or a second signal arrives,
-// cleanups run and the process exits at once. Exit code 128 + signal number:
-// 130 for SIGINT, 143 for SIGTERM.
+// device workers end, and leaves the last complete checkpoint as it was) and
+// says so at once; if that takes longer than the grace period, or a second
+// signal arrives, every device worker process still alive is sent SIGKILL (a
+// stopped or busy one cannot react to anything else), cleanups run, and the
+// process exits at once. Exit code 128 + signal number: 130 for SIGINT, 143
+// for SIGTERM.
 
 import { removePendingTemps } from './output';
+import { killWorkerProcesses } from '../runtime/worker-processes';
 
 export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 export type HandledSignal = keyof typeof SIGNAL_EXIT_CODES;
@@ -38,9 +41,15 @@ export function installBaseSignalHandlers(cleanup: () => void): void {
       if (activeInterrupts > 0) return;
       cleanup();
       reportInterruptOnce(`push-ens: interrupted by ${sig}`);
+      killWorkerProcesses();
       process.exit(SIGNAL_EXIT_CODES[sig]);
     });
   }
+}
+
+/** What the first signal prints at once, before the run has stopped. */
+export function stoppingNote(sig: HandledSignal): string {
+  return `stopping after this step... (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to stop now)`;
 }
 
 /** Prints the interruption line once, whichever path (forced exit or the command unwinding) gets there first. */
@@ -57,9 +66,15 @@ export class Interrupts {
   private readonly listeners: [HandledSignal, () => void][] = [];
   private forced = false;
 
+  /**
+   * @param graceMs time the command gets to stop by itself after the first signal (0: exit at once)
+   * @param onForcedExit last words before a forced exit (after the cleanups)
+   * @param onFirstSignal runs at once on the first signal, e.g. to say the command is stopping
+   */
   constructor(
     private readonly graceMs = 8000,
     private readonly onForcedExit: (signal: HandledSignal) => void = () => undefined,
+    private readonly onFirstSignal: (signal: HandledSignal) => void = () => undefined,
   ) {}
 
   get signal(): AbortSignal {
@@ -104,20 +119,26 @@ export class Interrupts {
       return;
     }
     this.signalName = sig;
+    if (this.graceMs > 0) this.onFirstSignal(sig);
     this.controller.abort(new InterruptedError(sig));
     setTimeout(() => void this.forceExit(sig), this.graceMs).unref();
   }
 
-  /** Runs the cleanups (each bounded in time) and exits with the signal's code. */
+  /** Kills the worker processes still alive, runs the cleanups (each bounded in time) and exits with the signal's code. */
   async forceExit(sig: HandledSignal): Promise<void> {
     if (this.forced) return;
     this.forced = true;
+    // Stopping now: no device worker is waited for (a busy one would take the close grace
+    // period, a stopped one cannot answer at all). Checkpoints are written by this process.
+    killWorkerProcesses();
     await Promise.race([
       Promise.allSettled([...this.cleanups].map(async (fn) => fn())),
       new Promise((r) => setTimeout(r, 3000).unref()),
     ]);
     removePendingTemps();
     this.onForcedExit(sig);
+    // Synchronous, right before exit (process.exit's own hook does it too): none outlives the command.
+    killWorkerProcesses();
     process.exit(SIGNAL_EXIT_CODES[sig]);
   }
 }

@@ -29,7 +29,14 @@ export interface PushDistOptions {
   isolation?: Isolation | string;
   /** Base seed: particle k's seed is derived from it unless createParticle gives one. Default 0. */
   seed?: number;
-  /** Default timeout for one message, in ms. Default: none (a dead worker still fails its messages). */
+  /**
+   * Timeout for one message, in ms: a device that does not answer a handler call or a
+   * control message within it is taken for dead -- the message fails with
+   * PushTimeoutError, the worker is killed (a thread terminated, a process sent SIGKILL,
+   * which also ends a stopped one), its other pending messages fail as for a death, and
+   * restartDevice can replace it. `init` waits at least 60 s (loading a backend can be
+   * slow). Default: none (a dead worker still fails its messages).
+   */
   timeoutMs?: number;
   /** Device-resident training: parameters, gradients and optimizer state stay on the backend between host sync points. Default: on the tensorflow backend (cuda:N) only. */
   resident?: boolean;
@@ -201,7 +208,10 @@ export class PushDist implements AsyncDisposable {
     return this.request<T>(slot, header, args, () => `message ${JSON.stringify(msg)} to particle ${pid} on ${slot.device.name}`);
   }
 
-  /** Launches `msg` on several particles with a timeout of its own. */
+  /**
+   * Launches `msg` with a timeout of its own. Unlike the PushDist's timeoutMs, this one
+   * only fails the call: the worker is not killed (a handler may legitimately wait).
+   */
   launchWithTimeout<T = unknown>(pid: number, msg: string, timeoutMs: number, ...args: unknown[]): Promise<T> {
     const slot = this.slotOf(pid);
     const id = this.pending.nextId();
@@ -300,14 +310,21 @@ export class PushDist implements AsyncDisposable {
   // ---- internals ----
 
   private async doClose(): Promise<void> {
-    await Promise.all(
-      this.slots.map(async (slot) => {
-        if (!slot.dead) await this.control(slot, 'close', {}, 2000).catch(() => undefined);
-      }),
+    // A worker that answers "close" ends by itself (it gets CLOSE_GRACE_MS to do so); one
+    // that does not answer within CLOSE_GRACE_MS (busy, hung, stopped) is killed at once.
+    const answered = await Promise.all(
+      this.slots.map((slot) =>
+        slot.dead
+          ? false
+          : this.control(slot, 'close', {}, CLOSE_GRACE_MS).then(
+              () => true,
+              () => false,
+            ),
+      ),
     );
     this.closed = true;
     this.pending.rejectDevice(undefined, () => new PushWorkerError('the PushDist was closed before this message was answered', 'all'));
-    await Promise.all(this.slots.map((s) => s.link.close(2000)));
+    await Promise.all(this.slots.map((s, i) => s.link.close(answered[i] ? CLOSE_GRACE_MS : 0)));
   }
 
   private assertOpen(): void {
@@ -331,10 +348,18 @@ export class PushDist implements AsyncDisposable {
   private request<T>(slot: DeviceSlot, header: Header, body: unknown, describe: () => string, timeoutMs?: number): Promise<T> {
     if (this.closed) return Promise.reject(new PushInputError('this PushDist is closed'));
     if (slot.dead) return Promise.reject(this.deadError(slot));
-    // The per-message timeout covers handler calls and the data-carrying controls;
-    // init, create and close have error paths of their own (worker death, the close grace period).
-    const timed = header.k === 'call' || (header.k === 'ctl' && TIMED_CONTROLS.has(header.op));
-    const timeout = timeoutMs ?? (timed ? this.opts.timeoutMs : undefined);
+    // An explicit timeout (launchWithTimeout, close) only fails the message. The PushDist's
+    // timeoutMs covers every call and control (init with a floor) and kills a silent worker.
+    let timeout = timeoutMs;
+    let onTimeout: (() => void) | undefined;
+    if (timeout === undefined && this.opts.timeoutMs !== undefined) {
+      const ms = header.k === 'ctl' && header.op === 'init' ? Math.max(this.opts.timeoutMs, INIT_TIMEOUT_FLOOR_MS) : this.opts.timeoutMs;
+      const link = slot.link;
+      timeout = ms;
+      onTimeout = () => {
+        if (slot.link === link) this.killUnresponsive(slot, `killed after no answer within ${ms} ms`);
+      };
+    }
     // Encode first: a body that cannot be sent must leave no waiter (and no timer) behind.
     let frame: Uint8Array;
     try {
@@ -342,9 +367,16 @@ export class PushDist implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(nameUnsendable(err, ...sendLabel(header)));
     }
-    const p = this.pending.wait<T>(header.id, slot.index, timeout, describe);
+    const p = this.pending.wait<T>(header.id, slot.index, timeout, describe, onTimeout);
     this.sendTo(slot, frame);
     return p;
+  }
+
+  /** A device that stopped answering is dead: its worker is killed and its pending messages fail. */
+  private killUnresponsive(slot: DeviceSlot, reason: string): void {
+    if (slot.dead || this.closed) return;
+    slot.link.kill();
+    this.onWorkerDeath(slot, reason);
   }
 
   private sendTo(slot: DeviceSlot, frame: Uint8Array, onWritten?: () => void): void {
@@ -426,7 +458,10 @@ export class PushDist implements AsyncDisposable {
   }
 }
 
-const TIMED_CONTROLS = new Set<ControlOp>(['params', 'setParams', 'stats']);
+/** How long a worker gets to answer "close", and then to exit, before it is killed. */
+const CLOSE_GRACE_MS = 2000;
+/** The least time `init` gets under a timeoutMs: loading a backend (tfjs-node, CUDA) can take seconds. */
+const INIT_TIMEOUT_FLOOR_MS = 60000;
 
 /** How an unsendable body is named in its error: the API call it came from. */
 function sendLabel(h: Header): [what: string, argList: boolean] {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { Socket } from 'node:net';
 import { Piscina } from 'piscina';
 import { FrameReader, RelayBufferPool, writeFrame } from './stream-frames';
+import { COORDINATOR_PID_ENV, trackWorkerProcess } from './worker-processes';
 
 export interface DeviceLink {
   readonly kind: 'thread' | 'process';
@@ -18,6 +19,12 @@ export interface DeviceLink {
   onDeath(cb: (reason: string) => void): void;
   /** Ends the worker; resolves once it is gone (forcibly after graceMs). */
   close(graceMs?: number): Promise<void>;
+  /**
+   * Ends the worker at once, whatever it is doing (SIGKILL for a process, which also ends
+   * a stopped one; terminate for a thread), without reporting a death: for a worker that
+   * stopped answering. close() afterwards only waits for it to be gone.
+   */
+  kill(): void;
   /** OS process id for process links. */
   readonly pid?: number;
 }
@@ -31,7 +38,7 @@ abstract class BaseLink {
   protected frameCb: (f: Uint8Array) => void = () => {};
   private deathCb: (reason: string) => void = () => {};
   protected closing = false;
-  private dead = false;
+  protected dead = false;
 
   onFrame(cb: (frame: Uint8Array) => void): void {
     this.frameCb = cb;
@@ -75,8 +82,15 @@ export class ThreadLink extends BaseLink implements DeviceLink {
     this.port.postMessage(out, [out.buffer as ArrayBuffer]);
   }
 
+  kill(): void {
+    this.dead = true;
+    this.port.close();
+    void this.pool.destroy().catch(() => undefined);
+  }
+
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;
+    if (this.dead) graceMs = 0;
     const settled = this.task.then(
       () => undefined,
       () => undefined,
@@ -143,8 +157,9 @@ export class ProcessLink extends BaseLink implements DeviceLink {
     super();
     this.child = spawn(process.execPath, [workerScript('process-entry')], {
       stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
-      env: { ...process.env, GLIBC_TUNABLES: withHugePages(process.env.GLIBC_TUNABLES), ...env },
+      env: { ...process.env, GLIBC_TUNABLES: withHugePages(process.env.GLIBC_TUNABLES), [COORDINATOR_PID_ENV]: String(process.pid), ...env },
     });
+    trackWorkerProcess(this.child);
     this.socket = this.child.stdio[3] as Socket;
     const reader = new FrameReader((f) => this.frameCb(f), pool && ((n) => pool.take(n)));
     this.socket.on('data', (chunk: Buffer) => reader.push(chunk));
@@ -169,10 +184,21 @@ export class ProcessLink extends BaseLink implements DeviceLink {
     if (!this.socket.destroyed) writeFrame(this.socket, frame, onWritten);
   }
 
+  private get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  kill(): void {
+    this.dead = true;
+    if (this.running) this.child.kill('SIGKILL');
+  }
+
+  /** Waits up to graceMs for the process to exit, then SIGKILLs it (which ends a stopped process too). */
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    if (this.running) {
+      if (graceMs <= 0) this.child.kill('SIGKILL');
+      const timer = graceMs > 0 ? setTimeout(() => this.child.kill('SIGKILL'), graceMs) : undefined;
       await this.exited;
       clearTimeout(timer);
     }

@@ -23,14 +23,20 @@ export class PendingReplies {
     return this.waiters.size;
   }
 
-  /** Registers a waiter; `describe` names the message for the timeout error. */
-  wait<T>(id: string, device: number, timeoutMs: number | undefined, describe: () => string): Promise<T> {
+  /**
+   * Registers a waiter; `describe` names the message for the timeout error. `onTimeout`
+   * runs right after the waiter is rejected with that error (the coordinator then treats
+   * the silent device as dead).
+   */
+  wait<T>(id: string, device: number, timeoutMs: number | undefined, describe: () => string, onTimeout?: (err: PushTimeoutError) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const w: Waiter = { resolve: resolve as (v: unknown) => void, reject, device };
       if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)) {
         w.timer = setTimeout(() => {
           this.waiters.delete(id);
-          reject(new PushTimeoutError(`${describe()} got no answer within ${timeoutMs} ms`));
+          const err = new PushTimeoutError(`${describe()} got no answer within ${timeoutMs} ms`);
+          reject(err);
+          onTimeout?.(err);
         }, timeoutMs);
       }
       this.waiters.set(id, w);

@@ -1,8 +1,10 @@
-// Faults through `push-ens train`: --on-nan stop/skip/reinit, --timeout, a
-// worker killed mid-run (detected within 2 s; --resume then ends exactly where
-// an uninterrupted run ends) and --restart-workers (the run goes on by itself,
-// to the same result). test/cli/signals.test.ts covers exit 1, the one-line
-// error and the valid checkpoint after a kill; this file adds the rest.
+// Faults through `push-ens train`: --on-nan stop/skip/reinit, --timeout
+// (reported within the timeout plus 1 s), a worker killed mid-run (detected
+// within 2 s; --resume then ends exactly where an uninterrupted run ends) and
+// --restart-workers (the run goes on by itself, to the same result, whether the
+// worker died, stopped answering, or died after the last epoch).
+// test/cli/signals.test.ts covers exit 1, the one-line error and the valid
+// checkpoint after a kill; this file adds the rest.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointDir } from '../../src/bayes/checkpoint-dir';
@@ -21,6 +23,12 @@ afterAll(() => {
 
 /** The bytes of every particle file (weights, optimizer state) of a checkpoint, by logical name. */
 const particleFiles = checkpointFiles;
+
+/** What a checkpoint's manifest records of the run's outcome. */
+function results(dir: string): unknown {
+  const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  return { epoch: m.epoch, trainLosses: m.trainLosses, noiseVariance: m.noiseVariance, metrics: m.metrics };
+}
 
 /** A CSV of y = x + noise-free steps where row 7's target is 1e20: finite, but its squared error overflows float32. */
 function csvWithHugeTarget(): string {
@@ -72,10 +80,11 @@ describe('--on-nan', () => {
   });
 });
 
-test('--timeout: a worker that stops answering ends the run with exit 1 and one line; no process is left', async () => {
+test('--timeout: a worker that stops answering ends the run within the timeout plus 1 s, with exit 1 and one line; no process is left', async () => {
   const dir = path.join(work, 'timeout');
   let cli = 0;
   let stopped = 0;
+  let stoppedAt = 0;
   const done = runCli(['train', '--epochs', '1000', '--particles', '2', '-b', '256', '--isolation', 'process', '--devices', 'cpu:0,cpu:1', '--timeout', '1500', '--out', dir, '--quiet'], {
     onSpawn: (p) => (cli = p),
   });
@@ -85,7 +94,10 @@ test('--timeout: a worker that stops answering ends the run with exit 1 and one 
     expect(workers).toHaveLength(2);
     stopped = workers[1];
     process.kill(stopped, 'SIGSTOP');
+    stoppedAt = Date.now();
     const r = await done;
+    // The timeout kills the stopped worker at once: no grace period waits for it (it used to take the timeout + 4 s).
+    expect(Date.now() - stoppedAt).toBeLessThan(1500 + 3000);
     expect(r.code).toBe(1);
     expect(errorLine(r)).toMatch(
       // The worker may stop in an epoch or while the checkpoint reads its particles: both are handler calls.
@@ -104,17 +116,17 @@ test('--timeout: a worker that stops answering ends the run with exit 1 and one 
 describe('a worker process killed mid-run', () => {
   // 40 epochs of 32 steps: long enough to kill one worker after a few checkpoints.
   const RUN = ['train', '--particles', '2', '--epochs', '40', '-b', '32', '--devices', 'cpu:0,cpu:1', '--json'];
-  let reference: { files: Record<string, string>; json: { finalLoss: number[]; metrics: unknown } };
+  let reference: { files: Record<string, string>; json: { finalLoss: number[]; metrics: unknown }; manifest: unknown };
 
   beforeAll(async () => {
     const dir = path.join(work, 'reference');
     const r = await runCli([...RUN, '--out', dir]);
     if (r.code !== 0) throw new Error(`the uninterrupted run failed:\n${r.stderr}`);
-    reference = { files: particleFiles(dir), json: JSON.parse(r.stdout) };
+    reference = { files: particleFiles(dir), json: JSON.parse(r.stdout), manifest: results(dir) };
   });
 
-  /** Starts the run with process workers, kills one worker once `afterEpochs` are checkpointed; resolves with the result and the kill time. */
-  async function killedRun(dir: string, extra: string[], afterEpochs = 3) {
+  /** Starts the run with process workers, kills (or stops) one worker once `afterEpochs` are checkpointed; resolves with the result and the kill time. */
+  async function killedRun(dir: string, extra: string[], afterEpochs = 3, signal: NodeJS.Signals = 'SIGKILL') {
     let cli = 0;
     let killedAt = 0;
     let reportedAt = 0;
@@ -132,10 +144,14 @@ describe('a worker process killed mid-run', () => {
       throw err;
     }
     const workers = childPids(cli);
-    process.kill(workers[0], 'SIGKILL');
+    process.kill(workers[0], signal);
     killedAt = Date.now();
-    const r = await done;
-    return { r, workers, detectionMs: reportedAt - killedAt };
+    try {
+      const r = await done;
+      return { r, workers, detectionMs: reportedAt - killedAt };
+    } finally {
+      if (alive(workers[0])) process.kill(workers[0], 'SIGKILL');
+    }
   }
 
   test('detected within 2 s, exit 1; --resume then ends with the particles and metrics of an uninterrupted run', async () => {
@@ -173,5 +189,53 @@ describe('a worker process killed mid-run', () => {
     expect(particleFiles(dir)).toEqual(reference.files);
     expect(json.finalLoss).toEqual(reference.json.finalLoss);
     expect(json.metrics).toEqual(reference.json.metrics);
+  });
+
+  test('--restart-workers with --timeout: a stopped (SIGSTOP) worker is killed at the timeout and restarted; same result', async () => {
+    const dir = path.join(work, 'restarted-timeout');
+    // 5 s: more than a first epoch (warm-up included) takes on a busy machine.
+    const { r, workers } = await killedRun(dir, ['--restart-workers', '1', '--timeout', '5000'], 3, 'SIGSTOP');
+    expect(r.code).toBe(0);
+    const warnings = r.stderr.trim().split('\n');
+    expect(warnings).toEqual([
+      expect.stringMatching(/^push-ens: warning: device cpu:[01] worker died \(killed after no answer within 5000 ms\); restarted it \(restart 1 of 1\) and took every particle back to the checkpoint at epoch \d+$/),
+    ]);
+    expect(alive(workers[0])).toBe(false);
+    const json = JSON.parse(r.stdout);
+    expect(json.workerRestarts).toEqual([{ device: expect.stringMatching(/^cpu:[01]$/), reason: 'killed after no answer within 5000 ms', particles: [expect.any(Number)], backToEpoch: expect.any(Number) }]);
+    expect(particleFiles(dir)).toEqual(reference.files);
+    expect(json.finalLoss).toEqual(reference.json.finalLoss);
+    expect(json.metrics).toEqual(reference.json.metrics);
+  });
+
+  test('--restart-workers covers the end of the run: a worker killed right after the last epoch (final evaluation, final save), 3 times', async () => {
+    // Progress lines (no --json) tell when the last epoch is done; the kill lands in what follows it.
+    const args = [...RUN.filter((a) => a !== '--json'), '--isolation', 'process', '--restart-workers', '2'];
+    let restarted = 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const dir = path.join(work, `restarted-final-${attempt}`);
+      let cli = 0;
+      let stderr = '';
+      let victim = 0;
+      const r = await runCli([...args, '--out', dir], {
+        onSpawn: (p) => (cli = p),
+        onStderr: (d) => {
+          stderr += d;
+          if (!victim && /^epoch 40\/40 /m.test(stderr)) {
+            victim = childPids(cli)[attempt % 2];
+            if (victim) process.kill(victim, 'SIGKILL');
+          }
+        },
+      });
+      expect(victim).toBeGreaterThan(0);
+      if (r.code !== 0) throw new Error(`attempt ${attempt + 1} exited ${r.code}:\n${r.stderr}`);
+      const restarts = r.stderr.split('\n').filter((l) => l.includes('restarted it (restart'));
+      for (const line of restarts) expect(line).toMatch(/^push-ens: warning: device cpu:[01] worker died \(its process was killed by SIGKILL\); restarted it \(restart 1 of 2\) and took every particle back to the checkpoint at epoch (39|40)$/);
+      restarted += restarts.length;
+      expect(particleFiles(dir)).toEqual(reference.files);
+      expect(results(dir)).toEqual(reference.manifest);
+    }
+    // Had every kill come after the run was over, this test would prove nothing.
+    expect(restarted).toBeGreaterThan(0);
   });
 });

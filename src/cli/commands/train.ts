@@ -32,7 +32,7 @@ import { describeModelSpecs, resolveModelSpec, countParameters, modelTextNamesFi
 import { checkStoredDataSpec, dataSpecFile } from '../stored-paths';
 import { StoredData, checkBatchSize, chooseLoss, inputShapeOf, loadTrainingData, outputSizeFor, parseDataSpecOption } from '../data';
 import { Progress, chooseProgressStyle } from '../progress';
-import { Interrupts, InterruptedError, reportInterruptOnce } from '../signals';
+import { Interrupts, InterruptedError, reportInterruptOnce, stoppingNote } from '../signals';
 import { MAX_NAN_EVENTS_IN_JSON, nanEpochNote, restartNote, withCheckpointHint } from '../faults';
 import type { NanEvent } from '../../bayes/faults';
 import type { WorkerRestartReport } from '../../bayes/options';
@@ -179,8 +179,8 @@ export function registerTrain(program: Command, modeOf: ModeOf): void {
     .optionsGroup('Faults:');
   cmd
     .option('--on-nan <policy>', `a NaN or infinite loss: stop (with the particle, epoch and step), skip that particle's update, or reinit the particle (default: ${TRAIN_DEFAULTS.onNan}; svgd: stop only)`)
-    .option('--timeout <ms>', 'fail the run when a device takes longer than this to answer one message: an epoch, a checkpoint read (default: no limit)')
-    .option('--restart-workers <n>', `restart a dead device worker up to N times: every particle goes back to the last checkpoint and the lost epochs are redone (default: ${TRAIN_DEFAULTS.restartWorkers})`)
+    .option('--timeout <ms>', 'a device that takes longer than this to answer one message (an epoch, a checkpoint read) is taken for dead: its worker is killed and the run fails, or restarts it under --restart-workers (default: no limit)')
+    .option('--restart-workers <n>', `restart a dead (or timed-out) device worker up to N times, from the first epoch to the final save: every particle goes back to the last checkpoint and the lost epochs are redone (default: ${TRAIN_DEFAULTS.restartWorkers})`)
     .optionsGroup('Output:');
   addOutputFlags(cmd);
   cmd.addHelpText('after', '\n' + describeDataSpecs() + '\n\n' + describeModelSpecs() + '\n');
@@ -434,11 +434,20 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       ? `the last complete checkpoint in ${shownDir} is valid; continue with --resume ${shownDir}`
       : `no checkpoint was written yet to ${shownDir}`;
   };
-  // A second signal, or an epoch that outlasts the grace period, ends the run at once (workers closed first).
-  const interrupts = new Interrupts(8000, (sig) => {
-    progress.finish();
-    reportInterruptOnce(`push-ens: interrupted by ${sig}: ${interruptHint()}`);
-  }).install();
+  // The first signal stops the run after the running step, and says so at once; a second
+  // signal, or a step that outlasts the grace period, ends it at once (worker processes killed).
+  const interrupts = new Interrupts(
+    8000,
+    (sig) => {
+      progress.finish();
+      reportInterruptOnce(`push-ens: interrupted by ${sig}: ${interruptHint()}`);
+    },
+    (sig) => {
+      const line = `push-ens: ${stoppingNote(sig)}`;
+      if (progress.style === 'none') process.stderr.write(line + '\n');
+      else progress.note(line);
+    },
+  ).install();
   const stepsPerEpoch = Math.ceil(train.xShape[0] / batchSize);
   let epochSeconds = 0;
   const nanEvents: NanEvent[] = [];

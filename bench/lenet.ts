@@ -86,9 +86,19 @@ function torchAvailable(): boolean {
   return spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
 }
 
-async function main(): Promise<void> {
-  const repeats = Number(process.argv[process.argv.indexOf('--repeats') + 1]) || 1;
-  const withTorch = !process.argv.includes('--skip-torch') && torchAvailable();
+export interface LenetResult {
+  /** Our CLI epoch, wall ms (best of the repeats). */
+  oursMs: number;
+  /** The faster PyTorch set-up (2 threads or 2 one-thread processes), wall ms; null when torch is absent. */
+  torchMs: number | null;
+  /** oursMs / torchMs (goal <= 1.5), null when torch is absent. */
+  ratio: number | null;
+  cpuRatio: number | null;
+}
+
+/** LeNet, 4 particles, one epoch of mnist:8000 against the PyTorch reference, measured in this run. */
+export async function runLenetBench(repeats = 1, skipTorch = false): Promise<LenetResult> {
+  const withTorch = !skipTorch && torchAvailable();
   const best = { ours: Infinity, torch2threads: Infinity, torch2processes: Infinity };
   const cpu = { ours: Infinity, oursWall: Infinity, torch2threads: Infinity, torch2processes: Infinity };
   for (let i = 0; i < repeats; i++) {
@@ -128,9 +138,13 @@ async function main(): Promise<void> {
   ]);
   if (!withTorch) console.log('PyTorch not measured (needs /usr/bin/python3 with torch and numpy, and the reference script)');
   console.log(`results: ${writeResults('lenet', { rows, ratio, cpuRatio, particleSteps: PARTICLE_STEPS, repeats })}`);
+  return { oursMs: best.ours * 1000, torchMs: withTorch ? torch * 1000 : null, ratio: withTorch ? ratio : null, cpuRatio: withTorch ? cpuRatio : null };
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  const repeats = Number(process.argv[process.argv.indexOf('--repeats') + 1]) || 1;
+  runLenetBench(repeats, process.argv.includes('--skip-torch')).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -64,13 +64,6 @@ export function runCliSeed(args: string[]): CliSeedRun {
   return { wallMs, firstStepAtMs: phases.firstStepAtMs, phases };
 }
 
-/** A module another bench adds (dense-floor, lenet); null when it is not in this build. */
-export function optionalBench<T>(name: string): T | null {
-  const file = path.join(__dirname, `${name}.js`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return fs.existsSync(file) ? (require(file) as T) : null;
-}
-
 export function printTargets(targets: Target[]): void {
   printTable('issue 10 targets (one run; ours vs goal and the PyTorch reference)', targets as unknown as Row[]);
 }

@@ -90,8 +90,13 @@ export function renderBar(v: BarView, cols: number): string {
   if (v.rate !== undefined && v.rate > 0) parts.push(rateText(v.rate));
   if (v.etaSeconds !== undefined) parts.push(`ETA ${formatDuration(v.etaSeconds)}`);
   if (v.phase) parts.push(v.phase);
+  // Too wide even with the narrowest bar: the phase goes first, then the loss.
+  const fits = () => head.length + 6 + 1 + parts.join('  ').length <= cols - 1;
+  if (!fits() && v.phase) parts.pop();
+  if (!fits() && v.loss !== undefined) parts.splice(v.steps ? 1 : 0, 1);
   const right = parts.length ? ` ${parts.join('  ')}` : '';
-  const barWidth = Math.max(10, Math.min(40, cols - 1 - head.length - right.length - 2));
+  // The words matter more than the bar: it narrows (down to 4) before they are cut.
+  const barWidth = Math.max(4, Math.min(40, cols - 1 - head.length - right.length - 2));
   const filled = Math.round(barWidth * Math.min(1, Math.max(0, v.fraction)));
   const bar = '[' + '#'.repeat(filled) + '-'.repeat(barWidth - filled) + ']';
   // Never wider than the terminal: a wrapped line could not be redrawn in place.

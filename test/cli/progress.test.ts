@@ -1,8 +1,13 @@
 // The training progress display: the bar's text (steps, loss, particle-steps/s,
 // ETA), its once-a-second redraw between reports, the plain lines, and the
 // throttle devices use for their reports.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import { Progress, StepProgress, formatDuration, renderBar } from '../../src/cli/progress';
 import { Throttle } from '../../src/bayes/progress';
+import { CLI } from './helpers';
+
+const SCRIPT = ['/usr/bin/script', '/bin/script'].find((f) => fs.existsSync(f));
 
 const strip = (s: string) => s.replace(/^\r\x1b\[2K/, '');
 
@@ -39,6 +44,13 @@ describe('progress bar', () => {
     const bar = /\[(#*)(-*)\]/.exec(line)!;
     expect(bar[1].length / (bar[1].length + bar[2].length)).toBeCloseTo(0.42, 1);
     expect(renderBar({ epoch: 2, epochs: 3, fraction: 0.5, steps: { done: 1, total: 469 }, loss: 1, rate: 9, etaSeconds: 9, phase: 'swag' }, 40).length).toBeLessThanOrEqual(39);
+    // On an 80-column terminal every word still fits: the bar narrows first...
+    const narrow = renderBar({ epoch: 1, epochs: 3, fraction: 0.1, steps: { done: 1019, total: 1024 }, loss: 1.0512, rate: 151, etaSeconds: 72, phase: 'swag' }, 80);
+    expect(narrow).toMatch(/^epoch 1\/3 \[#*-+\] 1019\/1024 steps {2}loss 1\.051 {2}151 particle-steps\/s {2}ETA 1m12s$/);
+    // ...then the phase and the loss give way to the rate and the ETA.
+    const wide = renderBar({ epoch: 10, epochs: 100, fraction: 0.1, steps: { done: 1019, total: 1024 }, loss: 0.0012345, rate: 12345, etaSeconds: 3 * 3600, phase: 'pretrain' }, 80);
+    expect(wide.length).toBeLessThanOrEqual(79);
+    expect(wide).toMatch(/\[#*-+\] 1019\/1024 steps {2}12345 particle-steps\/s {2}ETA 3h00m$/);
     // Steps keep their width as they grow: the line does not jump.
     expect(renderBar({ epoch: 1, epochs: 3, fraction: 0, steps: { done: 7, total: 469 } }, 120)).toMatch(/ {2}7\/469 steps$/);
   });
@@ -114,4 +126,20 @@ describe('progress bar', () => {
     for (now = 0; now <= 1000; now += 10) if (t.due()) fired.push(now);
     expect(fired).toEqual([0, 250, 500, 750, 1000]);
   });
+});
+
+// `script` (util-linux) gives the CLI a pseudo-terminal, so it draws the bar.
+(SCRIPT ? describe : describe.skip)('push-ens train on a terminal', () => {
+  test('the bar shows steps, particle-steps/s and ETA in the middle of the epoch', async () => {
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} train --epochs 1 -b 1 --particles 2`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(SCRIPT!, ['-qec', cmd, '/dev/null'], { timeout: 90_000, maxBuffer: 16 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    const frames = out.split(/\r/).map((f) => f.replace(/^\x1b\[2K/, '').trim());
+    const mid = frames.filter((f) => /^epoch 1\/1 \[#*-+\] +(\d+)\/1024 steps {2}loss \S+ {2}\d+ particle-steps\/s {2}ETA \d/.test(f) && !f.includes(' 1024/1024 '));
+    expect(mid.length).toBeGreaterThan(0);
+    const done = frames.findIndex((f) => f.startsWith('trained epochs 1-1'));
+    expect(done).toBeGreaterThan(frames.indexOf(mid[0]));
+    expect(out).not.toMatch(/ steps\/s/);
+  }, 120_000);
 });

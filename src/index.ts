@@ -2,7 +2,7 @@
 // The typed Node API: the runtime (PushDist, Particle), networks (src/nn),
 // data sets (src/data) and the Bayesian layer (src/bayes).
 export { PushDist } from './runtime/coordinator';
-export type { PushDistOptions, CreateParticleOptions, DeviceReport } from './runtime/coordinator';
+export type { PushDistOptions, CreateParticleOptions, DeviceReport, WorkerEvent } from './runtime/coordinator';
 export { Particle } from './runtime/particle';
 export { WireTensor } from './runtime/wire';
 export type { TensorData } from './runtime/wire';

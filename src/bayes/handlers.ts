@@ -22,6 +22,7 @@ import type { NonFinitePolicy, ParticleStore, StoreStepOptions } from '../runtim
 import { DeviceData, epochBatches, gatherBatch } from '../runtime/training-handlers';
 import type { DeviceNanEvent } from './faults';
 import { SwagMoments, SwagState } from './swag';
+import { StepReporter } from './progress';
 
 interface RandomPrior {
   beta: number;
@@ -155,6 +156,8 @@ export interface EpochArgs {
   stepScheduler?: boolean;
   /** A NaN or infinite loss or gradient: stop (default), skip the particle's update, or re-initialise it. */
   onNan?: NonFinitePolicy;
+  /** Report progress (p.emit) at least this many ms apart and at the end of the epoch; absent: no reports. */
+  progressMs?: number;
 }
 
 export interface EpochResult {
@@ -195,6 +198,7 @@ export async function bayesTrainEpoch(p: Particle, a: EpochArgs): Promise<EpochR
   const counts = new Int32Array(a.pids.length);
   const nanEvents: DeviceNanEvent[] = [];
   const batches = epochBatches(n, a.batchSize, a.batchSeed, a.epoch);
+  const reporter = a.progressMs !== undefined ? new StepReporter(p, a.epoch, batches.length, a.pids.length, a.progressMs) : undefined;
   for (let step = 0; step < batches.length; step++) {
     const idx = batches[step];
     const own: Batch[] = a.bootstrap ? ex.map((e) => gatherBatch(d, Int32Array.from(idx, (i) => e.resample![i]))) : [];
@@ -211,11 +215,13 @@ export async function bayesTrainEpoch(p: Particle, a: EpochArgs): Promise<EpochR
     };
     try {
       const losses = p.store.groupStep(a.pids, shared ?? own, a.loss, opts);
+      const taken = losses.filter((_, k) => !skipped.has(a.pids[k]));
       losses.forEach((l, k) => {
         if (skipped.has(a.pids[k])) return;
         sums[k] += l;
         counts[k]++;
       });
+      reporter?.step(taken);
     } catch (err) {
       const stop = nonFiniteStop(err);
       if (!stop) throw err;
@@ -228,6 +234,7 @@ export async function bayesTrainEpoch(p: Particle, a: EpochArgs): Promise<EpochR
     }
   }
   afterEpoch(p, a.pids, ex, a);
+  reporter?.end();
   return { losses: Array.from(sums, (s, k) => (counts[k] > 0 ? s / counts[k] : NaN)), ms: performance.now() - t0, nanEvents, steps: batches.length };
 }
 

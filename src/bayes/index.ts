@@ -39,4 +39,5 @@ export { normalizeData, fitDataToModel, readInputs, readTargets } from './data';
 export type { DataInput, ArrayInput, NestedNumbers, TensorLike, XYInput, ArrayData, TrainingData } from './data';
 export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, CheckpointSaveError, readCheckpointDir } from './checkpoint-dir';
 export type { TimingReport } from './cluster';
+export type { TrainProgress } from './progress';
 export * from './math-index';

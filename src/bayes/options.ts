@@ -9,6 +9,7 @@ import type { NonFinitePolicy } from '../runtime/particle-store';
 import type { DataInput } from './data';
 import type { NanEvent } from './faults';
 import type { Posterior } from './posterior';
+import type { ProgressCallback } from './progress';
 
 export type AlgorithmName = 'ensemble' | 'mswag' | 'svgd' | 'mcdropout';
 export const ALGORITHM_NAMES: readonly AlgorithmName[] = ['ensemble', 'mswag', 'svgd', 'mcdropout'];
@@ -76,6 +77,12 @@ export interface CommonTrainOptions {
   /** Device-resident training (parameters, gradients and optimizer state stay on the backend). Default: on the tensorflow backend only. */
   resident?: boolean;
   onEpoch?: (report: EpochReport) => void | Promise<void>;
+  /**
+   * Progress within an epoch: steps done, running mean loss, particle-steps, seconds. Devices
+   * report at most every 250 ms (and at each epoch's end), not once per step. Not awaited; one
+   * that throws is reported once as a process warning and training goes on.
+   */
+  onProgress?: ProgressCallback;
   /** Stops training between epochs: the dist is closed and an AbortError thrown (the last checkpoint stays valid). */
   signal?: AbortSignal;
   /** Save a checkpoint every `every` epochs. */
@@ -174,6 +181,7 @@ export function resolveCommon(opts: CommonTrainOptions, n: number, defaultLoss: 
   }
   if (opts.onEpoch !== undefined && typeof opts.onEpoch !== 'function') throw new PushInputError(`onEpoch ${describeValue(opts.onEpoch)}: expected a function`);
   if (opts.afterTraining !== undefined && typeof opts.afterTraining !== 'function') throw new PushInputError(`afterTraining ${describeValue(opts.afterTraining)}: expected a function`);
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new PushInputError(`onProgress ${describeValue(opts.onProgress)}: expected a function`);
   return { loss, epochs, batchSize, optimizer, scheduler, particles, seed };
 }
 

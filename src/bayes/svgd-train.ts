@@ -19,6 +19,7 @@ async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promi
   const index = new Map(groups.map((g, i) => [g.device, i]));
   const steps = Math.ceil(trainSize / common.batchSize);
   const sums = new Float64Array(P);
+  let lossSum = 0;
   let phiOf: Float32Array[] | undefined;
   for (let b = 0; b <= steps; b++) {
     const last = b === steps;
@@ -45,6 +46,10 @@ async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promi
         sums[pid] += r.losses![j];
       });
     });
+    let roundLoss = 0;
+    for (const r of replies) for (const l of r.losses!) roundLoss += l;
+    lossSum += roundLoss;
+    ctx.progress?.fromLeader({ epoch, stepsDone: b + 1, stepsTotal: steps, particles: P, lossSum, lossCount: (b + 1) * P });
     const { phi } = svgdDirection(thetas, gradLogP, P, n, { bandwidth: o.bandwidth, repulsive: o.repulsive });
     phiOf = groups.map(({ pids }) => {
       const rows = new Float32Array(pids.length * n);

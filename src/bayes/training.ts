@@ -19,6 +19,7 @@ import { AlgorithmName, CommonTrainOptions, FaultPolicy, ResolvedCommon, checkIn
 import { ParticleState, decodeParticles, restoredConfig } from './particle-state';
 import { AlgorithmOptions, Posterior, PosteriorInfo, infoFromManifest } from './posterior';
 import { WorkerRecovery } from './recovery';
+import { PROGRESS_INTERVAL_MS, ProgressTracker } from './progress';
 import { batchOrderSeed } from './seeds';
 
 /** Key under which the training set is kept on every device. */
@@ -35,6 +36,8 @@ export interface RunContext {
   onNan: NonFinitePolicy;
   /** Where an epoch reports the particles it skipped or re-initialised (drained after each epoch). */
   nanEvents: NanEvent[];
+  /** Present when the run has an onProgress: epochs report their steps as they go. */
+  progress?: ProgressTracker;
 }
 
 /** What makes one algorithm different from the others. */
@@ -62,6 +65,7 @@ export async function stackedEpoch(ctx: RunContext, epoch: number, extra: Partia
     batchSeed: ctx.batchSeed,
     stepScheduler: true,
     onNan: ctx.onNan,
+    progressMs: ctx.progress ? PROGRESS_INTERVAL_MS : undefined,
     ...extra,
   }));
   // Devices step independently: report the earliest stop (then the lowest pid).
@@ -170,6 +174,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
   });
   info.devices = cluster.devices;
   const posterior = new Posterior(cluster, info);
+  const progress = opts.onProgress ? new ProgressTracker(cluster, common.epochs, opts.onProgress) : undefined;
   try {
     const ctx: RunContext = {
       cluster,
@@ -180,6 +185,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
       numParams: io.numParams,
       onNan: faults.onNan,
       nanEvents: [],
+      progress,
     };
     const recovery =
       faults.restartWorkers > 0
@@ -210,6 +216,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
           const t0 = performance.now();
           ctx.nanEvents.length = 0;
           phases?.firstStepSent();
+          progress?.begin(e);
           const losses = await driver.runEpoch(ctx, e);
           phases?.lap('training');
           // Under 'skip' or 'reinit' a particle that took no finite step has a NaN mean loss, by design.
@@ -238,6 +245,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
         }
         phases?.lap('checkpoint');
         await opts.afterTraining?.(posterior);
+        progress?.close();
         return posterior;
       } catch (err) {
         const back = opts.signal?.aborted ? undefined : await recovery?.recover(err);
@@ -249,6 +257,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
       }
     }
   } catch (err) {
+    progress?.close();
     await posterior.close();
     throw err;
   }

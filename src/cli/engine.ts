@@ -17,6 +17,7 @@ import type { TimingReport } from '../bayes/cluster';
 import type { PhaseClock } from '../util/phases';
 import type { FaultPolicy, ResolvedCommon, WorkerRestartReport } from '../bayes/options';
 import type { NanEvent } from '../bayes/faults';
+import type { TrainProgress } from '../bayes/progress';
 import { readCheckpointDir } from '../bayes/checkpoint-dir';
 import { validModes } from '../bayes/predictive';
 import { decodeParticles } from '../bayes/particle-state';
@@ -92,6 +93,8 @@ export interface TrainRequest extends ResolvedCommon, FaultPolicy {
   onStart: (startEpoch: number) => void;
   onEpoch: (r: { epoch: number; epochs: number; losses: number[]; seconds: number; nanEvents: NanEvent[] }) => void;
   onWorkerRestart: (r: WorkerRestartReport) => void;
+  /** Steps, running loss and particle-steps within an epoch (throttled by the devices). */
+  onProgress?: (p: TrainProgress) => void;
   log: Log;
   /** Charged with each phase of the run as it ends. */
   phases?: PhaseClock;
@@ -272,6 +275,7 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
     timeoutMs: req.timeoutMs,
     restartWorkers: req.restartWorkers,
     onWorkerRestart: req.onWorkerRestart,
+    onProgress: req.onProgress,
     phases: req.phases,
     // Inside the training run, so that --restart-workers covers this evaluation too.
     afterTraining: async (posterior: Posterior) => {

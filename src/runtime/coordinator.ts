@@ -72,6 +72,13 @@ export interface DeviceReport extends DeviceStats {
   bytesMoved: number;
 }
 
+/** A one-way event a handler sent with p.emit. */
+export interface WorkerEvent {
+  device: string;
+  name: string;
+  value: unknown;
+}
+
 export class PushDist implements AsyncDisposable {
   private readonly slots: DeviceSlot[];
   private readonly pending = new PendingReplies('c');
@@ -82,6 +89,8 @@ export class PushDist implements AsyncDisposable {
   private readonly particleReady: Promise<unknown>[] = [];
   private readonly createArgs: CreateArgs[] = [];
   private nextDevice = 0;
+  private readonly eventListeners = new Set<(e: WorkerEvent) => void>();
+  private listenerFailed = false;
   private closed = false;
   private closing?: Promise<void>;
 
@@ -263,6 +272,15 @@ export class PushDist implements AsyncDisposable {
     );
   }
 
+  /**
+   * Calls `listener` with every event handlers send with p.emit (events from a dead device are
+   * dropped). A listener that throws is reported once as a process warning. Returns an unsubscribe.
+   */
+  onEvent(listener: (e: WorkerEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
   /** Whether a device's worker has died (and why). */
   deadDevices(): { device: string; reason: string; particles: number[] }[] {
     return this.slots.filter((s) => s.dead).map((s) => ({ device: s.device.name, reason: s.dead!, particles: [...s.particles] }));
@@ -400,6 +418,8 @@ export class PushDist implements AsyncDisposable {
         this.pending.settle(h.id, h.ok, h.ok ? body : this.toError(slot, body as SerializedError));
       } else if (h.k === 'log') {
         process.stderr.write(`[${slot.device.name}] ${String(decodeBody(frame))}\n`);
+      } else if (h.k === 'event' && !slot.dead && !this.closed) {
+        this.dispatchEvent({ device: slot.device.name, name: h.name, value: decodeBody(frame) });
       }
       return;
     }
@@ -421,6 +441,18 @@ export class PushDist implements AsyncDisposable {
     }
     this.relayed.set(h.id, { from: slot.index, to: target.index });
     this.relay(slot, target, frame);
+  }
+
+  private dispatchEvent(e: WorkerEvent): void {
+    for (const listener of this.eventListeners) {
+      try {
+        listener(e);
+      } catch (err) {
+        if (this.listenerFailed) continue;
+        this.listenerFailed = true;
+        process.emitWarning(`a PushDist event listener threw (reported once): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   }
 
   private onWorkerDeath(slot: DeviceSlot, reason: string): void {

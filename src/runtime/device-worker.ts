@@ -101,6 +101,16 @@ export class DeviceWorker implements ParticleHost {
     return p;
   }
 
+  emit(name: string, value: unknown): void {
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame({ k: 'event', id: '', from: this.deviceIndex, to: COORDINATOR, name }, value, tfTensorHooks);
+    } catch (err) {
+      throw nameUnsendable(err, `p.emit(${JSON.stringify(name)})`);
+    }
+    this.endpoint.send(frame);
+  }
+
   private checkPid(pid: number): void {
     if (!Number.isInteger(pid) || pid < 0 || pid >= this.rosterList.length) {
       throw new PushInputError(`unknown particle id ${JSON.stringify(pid)}: known pids are 0..${this.rosterList.length - 1}`);

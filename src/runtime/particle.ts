@@ -12,6 +12,7 @@ export interface ParticleHost {
   sendMessage(fromPid: number, toPid: number, msg: string, args: unknown[]): Promise<unknown>;
   fetchParticle(fromPid: number, pid: number): Promise<ParamsAndGrads>;
   localParticles(): number[];
+  emit(name: string, value: unknown): void;
 }
 
 export class Particle {
@@ -57,6 +58,15 @@ export class Particle {
   /** A copy of particle `pid`'s current parameters and gradients (flat, in src/nn's documented order). */
   async get(pid: number): Promise<{ params: Float32Array; grads: Float32Array }> {
     return this.host.fetchParticle(this.pid, pid);
+  }
+
+  /**
+   * Sends a one-way event to the coordinator's PushDist.onEvent listeners (e.g. progress inside a
+   * long handler): no reply, nothing to await. It arrives before the result of the handler that
+   * sent it. Throttle it: every event is a frame.
+   */
+  emit(name: string, value: unknown): void {
+    this.host.emit(name, value);
   }
 
   wait<T>(futures: readonly Promise<T>[]): Promise<T[]> {

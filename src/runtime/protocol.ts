@@ -18,7 +18,9 @@ export type Header =
   /** The answer to `id`; body: the value, or a SerializedError when ok is false. */
   | { k: 'reply'; id: string; from: number; to: number; ok: boolean }
   /** A one-way notice from a worker (log lines); body: the text. */
-  | { k: 'log'; id: string; from: number; to: number };
+  | { k: 'log'; id: string; from: number; to: number }
+  /** A one-way event from a handler (p.emit) for PushDist.onEvent listeners; body: its value. */
+  | { k: 'event'; id: string; from: number; to: number; name: string };
 
 export interface SerializedError {
   name: string;

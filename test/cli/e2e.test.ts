@@ -167,7 +167,7 @@ describe('output modes', () => {
     const r = ok(await runCli(['train', '--epochs', '3', '--particles', '2']));
     const epochs = r.stderr.split('\n').filter((l) => l.startsWith('epoch'));
     expect(epochs).toHaveLength(3);
-    for (const [i, l] of epochs.entries()) expect(l).toMatch(new RegExp(`^epoch ${i + 1}/3  loss \\d+\\.\\d+  \\d+ steps/s$`));
+    for (const [i, l] of epochs.entries()) expect(l).toMatch(new RegExp(`^epoch ${i + 1}/3  loss \\d+\\.\\d+  \\d+ particle-steps/s$`));
     expect(r.stdout).toMatch(/particle-steps\/s/);
     expect(r.stdout).toMatch(/^BMA\s/m);
   });

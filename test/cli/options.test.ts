@@ -158,19 +158,19 @@ describe('formatting', () => {
   });
 
   test('progress: plain lines, a bar redrawn in place, or nothing', () => {
-    expect(epochLine({ epoch: 3, epochs: 10, loss: 0.91234, stepsPerSecond: 1234.4 })).toBe('epoch  3/10  loss 0.9123  1234 steps/s');
+    expect(epochLine({ epoch: 3, epochs: 10, loss: 0.91234, particleStepsPerSecond: 1234.4 })).toBe('epoch  3/10  loss 0.9123  1234 particle-steps/s');
     const out: string[] = [];
     const tty = { isTTY: true, columns: 60, write: (s: string) => out.push(s) };
     const bar = new Progress('bar', tty);
     bar.start(4);
-    bar.epoch({ epoch: 1, epochs: 4, loss: 1.5, stepsPerSecond: 100 });
+    bar.epoch({ epoch: 1, epochs: 4, loss: 1.5, particleStepsPerSecond: 100 });
     bar.finish();
-    expect(out[1]).toMatch(/^\r\x1b\[2Kepoch 1\/4 \[#+-+\] loss 1\.5 {2}100 steps\/s/);
+    expect(out[1]).toMatch(/^\r\x1b\[2Kepoch 1\/4 \[#+-+\] loss 1\.5 {2}100 particle-steps\/s/);
     expect(out.every((s) => s.replace(/^\r\x1b\[2K/, '').length < 60)).toBe(true);
     expect(out[out.length - 1]).toBe('\n');
     const none: string[] = [];
     const quiet = new Progress('none', { write: (s: string) => none.push(s) });
-    quiet.epoch({ epoch: 1, epochs: 1, loss: 1, stepsPerSecond: 1 });
+    quiet.epoch({ epoch: 1, epochs: 1, loss: 1, particleStepsPerSecond: 1 });
     expect(none).toEqual([]);
   });
 });

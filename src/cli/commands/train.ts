@@ -425,7 +425,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   );
   if (plan.resume) log.info(`resuming ${plan.resume} at epoch ${stored!.epochDone}/${plan.epochs}`);
 
-  const progress = new Progress(chooseProgressStyle(mode));
+  const progress = new Progress(chooseProgressStyle(mode), process.stderr, { lineEveryMs: mode.verbose ? 10_000 : 0 });
   const checkpointDir = outDir ?? plan.resume;
   const shownDir = plan.out ?? plan.resume;
   const interruptHint = (): string => {
@@ -479,13 +479,14 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       interrupts,
       phases,
       onStart: (startEpoch) => progress.start(plan.epochs, startEpoch),
+      onProgress: (p) => progress.step({ ...p, phase: swagPhase(plan, p.epoch) }),
       onEpoch: (r) => {
         // Under --on-nan skip or reinit a particle that took no finite step has no mean loss.
         const finite = r.losses.filter((l) => Number.isFinite(l));
         const meanLoss = finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN;
         const phase = swagPhase(plan, r.epoch);
         epochSeconds += r.seconds;
-        progress.epoch({ epoch: r.epoch, epochs: r.epochs, loss: meanLoss, stepsPerSecond: (plan.particles * stepsPerEpoch) / Math.max(r.seconds, 1e-9), phase });
+        progress.epoch({ epoch: r.epoch, epochs: r.epochs, loss: meanLoss, particleStepsPerSecond: (plan.particles * stepsPerEpoch) / Math.max(r.seconds, 1e-9), phase });
         if (r.nanEvents.length > 0) {
           nanEventCount += r.nanEvents.length;
           nanEvents.push(...r.nanEvents.slice(0, MAX_NAN_EVENTS_IN_JSON - nanEvents.length));

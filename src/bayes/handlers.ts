@@ -360,8 +360,10 @@ function predictOne(p: Particle, state: DeviceState, pid: number, k: number, x: 
       return offset ? tf.add(out, offset) : out;
     }
     case 'dropout': {
+      // Pass s is one thinned network (its own mask over units, the same for every input):
+      // a smooth function of x, whatever the batch, so curves over a grid are curves.
       const seeds = Array.from({ length: S }, (_, s) => deriveSeed(seed, s));
-      return group.predict(new Array<number>(S).fill(row), x, { training: true, dropoutSeeds: seeds });
+      return group.predict(new Array<number>(S).fill(row), x, { training: true, dropoutSeeds: seeds, sharedDropoutMask: true });
     }
     case 'swag': {
       const thetas = swagSamples(e, pid, seed, S, a.scale ?? 0.5, a.varClamp ?? 1e-30);

@@ -1,7 +1,13 @@
 // MC dropout (Gal & Ghahramani 2016), several particles: trained with dropout
-// on; at prediction every particle makes `numSamples` passes with dropout on,
-// each with its own masks. A model without dropout gets a dropout layer after
-// each hidden activation, so any MLP works.
+// on; at prediction every particle makes `numSamples` passes with dropout on.
+// Pass s of a particle is ONE thinned network: its mask over each dropout
+// layer's units (seeded by the particle's seed and s) is shared by every input
+// row, so the pass is a smooth function of x, the same whatever the batch size,
+// the row's position or the other rows, and the S passes are S draws from the
+// dropout posterior over networks (their per-x spread is unchanged). Training
+// keeps a mask element per row and unit. A model without dropout gets a dropout
+// layer after each hidden activation, so any MLP works. tfjs-layers models draw
+// their own masks (seeds are ignored there).
 import { PushInputError } from '../util/errors';
 import { compileModel } from '../nn';
 import type { LayerSpec, ModelSpec, SequentialSpec } from '../nn/spec';

@@ -3,7 +3,8 @@
 //   - 1-D regression: the data, each particle's curve, the BMA mean and a
 //     +-2 std band, over a range wider than the data.
 //   - classification: a reliability diagram (accuracy against confidence per
-//     bin, the diagonal of perfect calibration) with the ECE in the title.
+//     bin, the diagonal of perfect calibration) with the ECE in the title, over
+//     confidences in [1/K, 1], and the examples per bin beneath it.
 import type { ReliabilityBin } from '../bayes/metrics';
 import { PushInputError } from '../util/errors';
 
@@ -32,6 +33,8 @@ export interface RegressionPlot {
 export interface ReliabilityPlot {
   title: string;
   bins: ReliabilityBin[];
+  /** Number of classes: the confidence axis starts at 1/classes. */
+  classes: number;
   ece: number;
   accuracy: number;
   examples: number;
@@ -46,7 +49,16 @@ function round(v: number): number {
   return Number.isFinite(v) ? Number(v.toPrecision(6)) : v;
 }
 
-/** The vega-lite spec of a 1-D regression plot. Layers are named so the SVG's groups can be found. */
+/** Train and test points: distinct colours and shapes (readable in grey and by the colour-blind). */
+const SPLIT_STYLE = { domain: ['train', 'test'], colors: ['#4d4d4d', '#e45756'], shapes: ['circle', 'triangle-up'] };
+/** One colour per particle curve (cycled beyond ten); none of them the band's blue or the points' colours. */
+const MEMBER_COLORS = ['#f58518', '#54a24b', '#b279a2', '#9d755d', '#eeca3b', '#72b7b2', '#ff9da6', '#8c564b', '#17becf', '#bcbd22'];
+
+/**
+ * The vega-lite spec of a 1-D regression plot. Layers, bottom to top: the ±2 std band, the
+ * BMA mean (thick), each member's curve (thin, one colour each, drawn over the mean so they
+ * show where they agree with it), the data. Layers are named so the SVG's groups can be found.
+ */
 export function regressionSpec(p: RegressionPlot): Json {
   const band: Json[] = [];
   const curves: Json[] = [];
@@ -64,9 +76,11 @@ export function regressionSpec(p: RegressionPlot): Json {
   addPoints(p.test, 'test');
   const xEnc = { field: 'x', type: 'quantitative', title: p.xName, scale: { zero: false, nice: false } };
   const yScale = { zero: false };
+  const split = { field: 'split', type: 'nominal', title: null };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: p.title, subtitle: `thick: BMA mean · band: ± 2 std · thin: each ${p.memberLabel ?? 'particle'}` },
+    // Two short subtitle lines: headless text measuring overestimates long lines and pads the chart.
+    title: { text: p.title, subtitle: ['thick: BMA mean · band: ± 2 std', `thin coloured: each ${p.memberLabel ?? 'particle'}`] },
     width: WIDTH,
     height: HEIGHT,
     background: 'white',
@@ -74,79 +88,118 @@ export function regressionSpec(p: RegressionPlot): Json {
       {
         name: 'band',
         data: { values: band },
-        mark: { type: 'area', opacity: 0.25, color: '#4c78a8' },
+        mark: { type: 'area', opacity: 0.22, color: '#4c78a8' },
         encoding: { x: xEnc, y: { field: 'lo', type: 'quantitative', title: p.yName, scale: yScale }, y2: { field: 'hi' } },
-      },
-      {
-        name: 'particles',
-        data: { values: curves },
-        mark: { type: 'line', strokeWidth: 1, opacity: 0.55, color: '#9e9e9e' },
-        encoding: { x: xEnc, y: { field: 'y', type: 'quantitative', scale: yScale }, detail: { field: 'member', type: 'nominal' } },
       },
       {
         name: 'bma_mean',
         data: { values: band },
-        mark: { type: 'line', strokeWidth: 2.5, color: '#1f3f8f' },
+        mark: { type: 'line', strokeWidth: 3.5, color: '#1f3f8f' },
         encoding: { x: xEnc, y: { field: 'mean', type: 'quantitative', scale: yScale } },
+      },
+      {
+        name: 'particles',
+        data: { values: curves },
+        mark: { type: 'line', strokeWidth: 1.3, opacity: 0.9 },
+        encoding: {
+          x: xEnc,
+          y: { field: 'y', type: 'quantitative', scale: yScale },
+          // stroke, not color: its own scale, so the data's colour legend stays one legend.
+          stroke: { field: 'member', type: 'nominal', scale: { range: MEMBER_COLORS }, legend: null },
+          detail: { field: 'member', type: 'nominal' },
+        },
       },
       {
         name: 'data',
         data: { values: points },
-        mark: { type: 'point', filled: true, size: 18 },
+        mark: { type: 'point', filled: true, size: 22, opacity: 0.85 },
         encoding: {
           x: xEnc,
           y: { field: 'y', type: 'quantitative', scale: yScale },
-          color: {
-            field: 'split',
-            type: 'nominal',
-            title: null,
-            scale: { domain: ['train', 'test'], range: ['#e45756', '#f58518'] },
-            legend: { orient: 'top-left' },
-          },
+          color: { ...split, scale: { domain: SPLIT_STYLE.domain, range: SPLIT_STYLE.colors }, legend: { orient: 'top-left' } },
+          shape: { ...split, scale: { domain: SPLIT_STYLE.domain, range: SPLIT_STYLE.shapes }, legend: { orient: 'top-left' } },
         },
       },
     ],
   };
 }
 
-/** The vega-lite spec of a reliability diagram. */
+/**
+ * The confidence axis of a reliability diagram: the top class's probability is at least
+ * 1/K with K classes, so [1/K, 1] holds every example ([0.5, 1] for two classes).
+ */
+export function confidenceDomain(classes: number): [number, number] {
+  return [classes >= 2 ? round(1 / classes) : 0, 1];
+}
+
+/**
+ * The vega-lite spec of a reliability diagram: accuracy per confidence bin against the
+ * diagonal, and beneath it the number of examples per bin (bars labelled with the count),
+ * over the confidences the classes allow.
+ */
 export function reliabilitySpec(p: ReliabilityPlot): Json {
+  const domain = confidenceDomain(p.classes);
+  // A bin straddling 1/K is drawn from 1/K: nothing lies below it.
   const bars = p.bins
     .filter((b) => b.count > 0)
-    .map((b) => ({ lo: round(b.lo), hi: round(b.hi), accuracy: round(b.accuracy), confidence: round(b.confidence), count: b.count }));
+    .map((b) => ({ lo: round(Math.max(b.lo, domain[0])), hi: round(b.hi), mid: round((Math.max(b.lo, domain[0]) + b.hi) / 2), accuracy: round(b.accuracy), confidence: round(b.confidence), count: b.count }));
   const fraction = { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { domain: [0, 1] } };
+  const maxCount = Math.max(1, ...bars.map((b) => b.count));
+  const xScale = { domain, nice: false, zero: false };
+  const xBins = { field: 'lo', type: 'quantitative', title: null, scale: xScale };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: p.title, subtitle: `ECE ${p.ece.toFixed(4)} · accuracy ${p.accuracy.toFixed(4)} · ${p.examples} examples · diamonds: mean confidence per bin` },
-    width: WIDTH,
-    height: HEIGHT,
+    title: { anchor: 'middle', text: p.title, subtitle: [`ECE ${p.ece.toFixed(4)} · accuracy ${p.accuracy.toFixed(4)} · ${p.examples} examples`, 'bars: accuracy per bin · diamonds: mean confidence'] },
     background: 'white',
-    layer: [
+    spacing: 6,
+    vconcat: [
       {
-        name: 'bins',
-        data: { values: bars },
-        mark: { type: 'rect', color: '#4c78a8', opacity: 0.8, stroke: 'white' },
-        encoding: {
-          x: { field: 'lo', type: 'quantitative', title: 'confidence (top class)', scale: { domain: [0, 1] } },
-          x2: { field: 'hi' },
-          y: { datum: 0, type: 'quantitative', scale: { domain: [0, 1] } },
-          y2: fraction,
-        },
+        name: 'diagram',
+        width: WIDTH,
+        height: HEIGHT - 90,
+        layer: [
+          {
+            name: 'bins',
+            data: { values: bars },
+            mark: { type: 'rect', color: '#4c78a8', opacity: 0.8, stroke: 'white' },
+            encoding: { x: xBins, x2: { field: 'hi' }, y: { datum: 0, type: 'quantitative', scale: { domain: [0, 1] } }, y2: fraction },
+          },
+          {
+            name: 'gap',
+            data: { values: bars },
+            mark: { type: 'point', shape: 'diamond', filled: true, color: '#e45756', size: 40 },
+            encoding: { x: { field: 'confidence', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] } } },
+          },
+          {
+            name: 'diagonal',
+            data: { values: domain.map((c) => ({ c })) },
+            mark: { type: 'line', strokeDash: [4, 4], color: '#555555', clip: true },
+            encoding: { x: { field: 'c', type: 'quantitative' }, y: { field: 'c', type: 'quantitative' } },
+          },
+        ],
       },
       {
-        name: 'gap',
+        name: 'counts',
+        width: WIDTH,
+        height: 90,
         data: { values: bars },
-        mark: { type: 'point', shape: 'diamond', filled: true, color: '#e45756', size: 40 },
-        encoding: {
-          x: { field: 'confidence', type: 'quantitative' },
-          y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] } },
-        },
-      },
-      {
-        name: 'diagonal',
-        data: { values: [{ c: 0 }, { c: 1 }] },
-        mark: { type: 'line', strokeDash: [4, 4], color: '#555555' },
-        encoding: { x: { field: 'c', type: 'quantitative' }, y: { field: 'c', type: 'quantitative' } },
+        layer: [
+          {
+            name: 'count_bars',
+            mark: { type: 'rect', color: '#9e9e9e', stroke: 'white' },
+            encoding: {
+              x: { ...xBins, title: 'confidence (top class)' },
+              x2: { field: 'hi' },
+              y: { datum: 0, type: 'quantitative', scale: { type: 'sqrt', domain: [0, Math.ceil(1.4 * maxCount)] }, axis: { tickCount: 3, title: 'examples' } },
+              y2: { field: 'count', type: 'quantitative' },
+            },
+          },
+          {
+            name: 'count_labels',
+            mark: { type: 'text', baseline: 'bottom', dy: -2, fontSize: 10, color: '#333333' },
+            encoding: { x: { field: 'mid', type: 'quantitative' }, y: { field: 'count', type: 'quantitative' }, text: { field: 'count', type: 'quantitative' } },
+          },
+        ],
       },
     ],
   };

@@ -26,6 +26,8 @@ export interface DenseOptions {
   training: boolean;
   /** One per particle. */
   dropoutSeeds: number[];
+  /** One dropout mask per particle over units, shared by every input row (see ForwardOptions.sharedDropoutMask). */
+  sharedDropoutMask?: boolean;
   /** Added to the output before the loss: [B, k] or [P, B, k]. */
   outputOffset?: tf.Tensor;
 }
@@ -147,9 +149,10 @@ export function denseForward(network: Network, params: DenseParams, x: tf.Tensor
       saved.push({ pre, output: h });
     } else if (step.kind === 'dropout' && opts.training) {
       const [batch, units] = h.shape.slice(1);
-      const masks = opts.dropoutSeeds.map((seed) => dropoutMask(seed, step.layer, step.rate, batch * units));
-      // Masks differ per particle even while a shared input is still [1, B, units].
-      const mask = tf.tensor(concatRows(masks), [P, batch, units]);
+      const rows = opts.sharedDropoutMask ? 1 : batch;
+      const masks = opts.dropoutSeeds.map((seed) => dropoutMask(seed, step.layer, step.rate, rows * units));
+      // Masks differ per particle even while a shared input is still [1, B, units]; a shared mask broadcasts over B.
+      const mask = tf.tensor(concatRows(masks), [P, rows, units]);
       h = tf.mul(h, mask);
       saved.push({ output: h, mask });
     } else {

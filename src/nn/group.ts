@@ -91,6 +91,8 @@ export interface PredictOptions {
   training?: boolean;
   /** One per row, used when training. Default deriveSeed(meta.seed, meta.step). */
   dropoutSeeds?: number[];
+  /** One dropout mask per row over units, shared by every input (see ForwardOptions.sharedDropoutMask). */
+  sharedDropoutMask?: boolean;
 }
 
 /**
@@ -341,20 +343,21 @@ export class ParticleGroup {
     this.checkRows(rows, false);
     const training = opts.training ?? false;
     const seeds = training ? this.dropoutSeeds(rows, opts.dropoutSeeds) : rows.map(() => 0);
+    const sharedDropoutMask = !!opts.sharedDropoutMask;
     this.device?.syncHost(this.hostBuffers());
     const P = rows.length;
     if (P === 0) return tf.zeros([0, x.shape[0], this.network.outputSize]);
     if (!this.network.isDenseStack) {
       return tf.tidy(() =>
-        tf.stack(rows.map((r, k) => this.network.forward(this.network.materialize(this.readRow(r).params), x, { training, dropoutSeed: seeds[k] }))),
+        tf.stack(rows.map((r, k) => this.network.forward(this.network.materialize(this.readRow(r).params), x, { training, dropoutSeed: seeds[k], sharedDropoutMask }))),
       );
     }
     return tf.tidy(() => {
       const flatIn = this.network.inputShape.reduce((a, b) => a * b, 1);
       const x3 = tf.reshape(reshapeInput(x, [flatIn]), [1, x.shape[0], flatIn]);
       const outs = this.usesBatchedMatmul()
-        ? [denseForward(this.network, this.uploadRows(rows, false), x3, { training, dropoutSeeds: seeds }).output]
-        : rows.map((r, k) => denseForward(this.network, this.uploadRows([r], false), x3, { training, dropoutSeeds: [seeds[k]] }).output);
+        ? [denseForward(this.network, this.uploadRows(rows, false), x3, { training, dropoutSeeds: seeds, sharedDropoutMask }).output]
+        : rows.map((r, k) => denseForward(this.network, this.uploadRows([r], false), x3, { training, dropoutSeeds: [seeds[k]], sharedDropoutMask }).output);
       const out = outs.length === 1 ? outs[0] : tf.concat(outs, 0);
       return out.shape[0] === P ? out : tf.broadcastTo(out, [P, ...out.shape.slice(1)]);
     });

@@ -34,6 +34,13 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed of the dropout masks; same seed, same masks. */
   dropoutSeed?: number;
+  /**
+   * One dropout mask over units, shared by every input row (MC dropout prediction): the pass
+   * is one thinned network, a fixed function of x, so a row's output depends neither on the
+   * batch size nor on its position nor on the other rows. Default false: a mask element per
+   * row and unit (training).
+   */
+  sharedDropoutMask?: boolean;
 }
 
 export interface Network {
@@ -182,7 +189,8 @@ export class SequentialNetwork implements Network {
   forward(params: tf.Tensor[], x: tf.Tensor, opts: ForwardOptions = {}): tf.Tensor {
     const training = opts.training ?? false;
     const seed = training && this.hasDropout ? (opts.dropoutSeed ?? nextFallbackDropoutSeed()) : 0;
-    if (this.isDenseStack && !taping()) return tf.tidy(() => this.forwardDenseStack(params, x, training, seed));
+    const shared = !!opts.sharedDropoutMask;
+    if (this.isDenseStack && !taping()) return tf.tidy(() => this.forwardDenseStack(params, x, training, seed, shared));
     return tf.tidy(() => {
       const batch = x.shape[0];
       let h = reshapeInput(x, this.isDenseStack ? [this.inputShape.reduce((a, b) => a * b, 1)] : this.inputShape);
@@ -198,7 +206,10 @@ export class SequentialNetwork implements Network {
             h = applyActivation(step.name, h);
             break;
           case 'dropout':
-            if (training) h = tf.mul(h, tf.tensor(dropoutMask(seed, step.layer, step.rate, h.size), h.shape));
+            if (training) {
+              const shape = shared ? [1, ...h.shape.slice(1)] : h.shape;
+              h = tf.mul(h, tf.tensor(dropoutMask(seed, step.layer, step.rate, shape.reduce((a, b) => a * b, 1)), shape));
+            }
             break;
           case 'flatten':
             h = tf.reshape(h, [batch, -1]);
@@ -215,12 +226,12 @@ export class SequentialNetwork implements Network {
   }
 
   /** Untaped dense stacks: direct kernels on rank-3 tensors (2 kernels per layer instead of 5). */
-  private forwardDenseStack(params: tf.Tensor[], x: tf.Tensor, training: boolean, seed: number): tf.Tensor {
+  private forwardDenseStack(params: tf.Tensor[], x: tf.Tensor, training: boolean, seed: number, sharedDropoutMask: boolean): tf.Tensor {
     const flatIn = this.inputShape.reduce((a, b) => a * b, 1);
     const batch = x.shape[0];
     const x3 = tf.reshape(reshapeInput(x, [flatIn]), [1, batch, flatIn]);
     const tensors = params.map((t, i) => (this.layout[i].kind === 'bias' ? t : tf.reshape(t, [1, ...t.shape])));
-    const out = denseForward(this, { tensors, transposed: [] }, x3, { training, dropoutSeeds: [seed] }).output;
+    const out = denseForward(this, { tensors, transposed: [] }, x3, { training, dropoutSeeds: [seed], sharedDropoutMask }).output;
     return tf.reshape(out, [batch, this.outputSize]);
   }
 

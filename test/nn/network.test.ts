@@ -107,6 +107,38 @@ describe('dropout', () => {
     tf.dispose([...params, x]);
   });
 
+  test('a shared mask is one thinned network: a row gives the same output alone, in any batch, at any position', () => {
+    const convNet = compileModel(sequential([6, 6, 1], [{ type: 'conv2d', filters: 3, kernelSize: 3 }, { type: 'relu' }, { type: 'dropout', rate: 0.5 }, { type: 'flatten' }, { type: 'dense', units: 2 }]));
+    for (const [n, shape] of [[net, [5, 10]], [convNet, [5, 6, 6, 1]]] as const) {
+      const params = n.materialize(n.initParams(2));
+      const x = normalTensor([...shape], 4);
+      const run = (xs: tf.Tensor, sharedDropoutMask: boolean) => {
+        const out = n.forward(params, xs, { training: true, dropoutSeed: 9, sharedDropoutMask });
+        const v = values(out);
+        out.dispose();
+        return v;
+      };
+      const outSize = n.outputSize;
+      const whole = run(x, true);
+      const reversed = tf.reverse(x, 0);
+      const back = run(reversed, true);
+      for (let i = 0; i < 5; i++) {
+        const alone = tf.slice(x, i, 1);
+        expect(maxAbsDiff(run(alone, true), whole.slice(i * outSize, (i + 1) * outSize))).toBeLessThan(1e-5);
+        expect(maxAbsDiff(back.slice((4 - i) * outSize, (5 - i) * outSize), whole.slice(i * outSize, (i + 1) * outSize))).toBeLessThan(1e-5);
+        alone.dispose();
+      }
+      // Per-row masks (training) differ from row to row: the same input twice gives two outputs.
+      const twice = tf.concat([tf.slice(x, 0, 1), tf.slice(x, 0, 1)]);
+      const perRow = run(twice, false);
+      expect(maxAbsDiff(perRow.slice(0, outSize), perRow.slice(outSize))).toBeGreaterThan(1e-4);
+      const shared = run(twice, true);
+      expect(shared.slice(0, outSize)).toEqual(shared.slice(outSize));
+      tf.dispose([...params, x, reversed, twice]);
+    }
+    convNet.dispose();
+  });
+
   test('masks are inverted dropout: 0 or 1/(1-p), keeping about 1-p of the elements', () => {
     const mask = dropoutMask(7, 2, 0.3, 20000);
     const kept = Array.from(mask).filter((v) => v !== 0);

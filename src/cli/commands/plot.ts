@@ -126,7 +126,7 @@ export async function runPlot(flags: PlotFlags, mode: OutputMode): Promise<void>
     const labels = chosen.y;
     const ece = eceOf(probs, C, labels, bins);
     const accuracy = accuracyOf(probs, C, labels);
-    chart = reliabilitySpec({ title, bins: reliabilityBins(probs, C, labels, bins), ece, accuracy, examples: chosen.xShape[0] });
+    chart = reliabilitySpec({ title, bins: reliabilityBins(probs, C, labels, bins), classes: C, ece, accuracy, examples: chosen.xShape[0] });
     summary = { kind: 'reliability', split: which, examples: chosen.xShape[0], bins, ece, accuracy };
   }
   const svg = await renderSvg(chart);

@@ -48,8 +48,9 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   { name: 'trailing comma in device list', args: [...T, '--devices', 'cpu:0,'], message: /device "": expected "cpu:N"/ },
   {
     name: 'cuda without tfjs-node-gpu',
-    args: [...T, '--devices', 'cuda:0'],
-    message: /device cuda:0 needs @tensorflow\/tfjs-node-gpu, which is not installed: install it with `npm install/,
+    args: [...T, '--devices', 'cuda:0,cuda:1'],
+    message:
+      /device cuda:0 needs @tensorflow\/tfjs-node-gpu, which is not installed, and (no NVIDIA GPU is visible here|\d+ NVIDIA GPU\(s\) are visible here).*: to run now on the CPU use --devices cpu:0,cpu:1; for CUDA install `npm install @tensorflow\/tfjs-node-gpu@4\.22\.0` \(needs CUDA 11\.2 and cuDNN 8\.1/,
     skip: () => (resolves('@tensorflow/tfjs-node-gpu') ? 'tfjs-node-gpu is installed here' : undefined),
   },
   {
@@ -158,6 +159,7 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
 
   // ------------------------------------------------------------- predict / eval / plot
   { name: 'unknown prediction mode', args: ['predict', '-c', '{W}/ckpt', '--modes', 'mean,mode'], message: /--modes: unknown mode "mode": expected one of mean, median, min, max, std, pred/ },
+  { name: 'old name of a prediction mode', args: ['predict', '-c', '{W}/ckpt', '--modes', 'mean,aleatoric'], message: /--modes: mode "aleatoric" is now "aleatoric_var" \(it is a variance, not a std\)/ },
   { name: 'repeated prediction mode', args: ['predict', '-c', '{W}/ckpt', '--modes', 'mean,mean'], message: /--modes: "mean" is listed twice/ },
   { name: 'unknown split', args: ['eval', '-c', '{W}/ckpt', '--split', 'validation'], message: /--split "validation": expected one of test, train, all/ },
   { name: 'data of another input size', args: ['predict', '-c', '{W}/ckpt', '--data', 'seed-random:3'], message: /--data "seed-random:3" has inputs of shape \[3\], but the checkpoint's model takes inputs of shape \[1\]/ },

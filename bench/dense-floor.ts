@@ -21,7 +21,7 @@
 // Run: npm run build && node dist/bench/dense-floor.js [--reps 30]
 import { tf, useBackend } from '../src/util/tf';
 import { Rng } from '../src/util/rng';
-import { ParticleGroup, compileModel, mlp, parseLoss } from '../src/nn';
+import { ParticleGroup, compileModel, dense, parseLoss } from '../src/nn';
 import { uploadDenseParams } from '../src/nn/dense-backward';
 
 const B = 128;
@@ -58,7 +58,7 @@ export async function runDenseFloor(reps = 30): Promise<Record<string, number>> 
   await useBackend('wasm');
   const rng = new Rng(7);
   const rand = (shape: number[]) => tf.tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1))), shape);
-  const net = compileModel(mlp(SIZES));
+  const net = compileModel(dense(SIZES));
   const group = new ParticleGroup(net, { optimizer: 'adam', seed: 1 });
   group.add();
   const x = rand([B, SIZES[0]]);

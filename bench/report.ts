@@ -7,7 +7,11 @@ export type Row = Record<string, string | number | boolean | null>;
 export function printTable(title: string, rows: Row[]): void {
   if (rows.length === 0) return;
   const cols = Object.keys(rows[0]);
-  const cell = (v: Row[string]) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 3 : 1)) : String(v));
+  const cell = (v: Row[string]) => {
+    // A figure that was not taken (no PyTorch, a skipped bench) is null or NaN: say so instead of printing "NaN".
+    if (v === null || (typeof v === 'number' && !Number.isFinite(v))) return 'not measured';
+    return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 3 : 1)) : String(v);
+  };
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   // Numbers right-aligned, text left-aligned.
   const numeric = cols.map((c) => rows.every((r) => typeof r[c] === 'number'));

@@ -9,7 +9,7 @@
 //   backend tensorflow loads @tensorflow/tfjs-node-gpu (GPU) or @tensorflow/tfjs-node.
 import { tf, useBackend, parseBackend } from '../src/util/tf';
 import { Rng } from '../src/util/rng';
-import { ParticleGroup, Network, biggerNN, compileModel, mlp } from '../src/nn';
+import { ParticleGroup, Network, biggerNN, compileModel, dense } from '../src/nn';
 
 interface Workload {
   name: string;
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   await useBackend(backend, { gpu: true });
   const workloads: Workload[] = [
     { name: 'seed BiggerNN(10,20)', network: compileModel(biggerNN(10, 20)), particles: 8, batch: 128 },
-    { name: 'MLP 784-256-256-10', network: compileModel(mlp([784, 256, 256, 10])), particles: 4, batch: 128 },
+    { name: 'MLP 784-256-256-10', network: compileModel(dense([784, 256, 256, 10])), particles: 4, batch: 128 },
   ];
   const results = workloads.map((w) => run(w, rounds, steps));
   for (const r of results) console.log(JSON.stringify(r));

@@ -26,7 +26,7 @@ export function verdict(value: number | null, goal: number | null, atLeast = fal
 }
 
 export function fmtMs(ms: number | null): string {
-  return ms === null ? 'not measured' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
+  return ms === null || !Number.isFinite(ms) ? 'not measured' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
 }
 
 export function fmtRatio(r: number | null, unit = '×'): string {

@@ -12,7 +12,7 @@
 // installed (/usr/bin/python3 with torch: apt-get install python3-torch).
 // Run: npm run build && node dist/bench/train.js [--quick]
 import * as path from 'node:path';
-import { biggerNN, mlp } from '../src/nn';
+import { biggerNN, dense } from '../src/nn';
 import { PushDist } from '../src/runtime/coordinator';
 import { Rng } from '../src/util/rng';
 import { printTable, Row, writeResults } from './report';
@@ -48,7 +48,7 @@ function mlpWorkload(): Workload {
   const y = new Float32Array(N).map(() => rng.int(10));
   return {
     name: 'MLP 784-256-256-10',
-    model: mlp([784, 256, 256, 10]),
+    model: dense([784, 256, 256, 10]),
     loss: 'cross-entropy',
     data: { x: rng.fillNormal(new Float32Array(N * 784)), xShape: [N, 784], y, yShape: [N] },
   };

@@ -181,6 +181,25 @@ export function taskOfLoss(loss: LossName): Task {
   return loss === 'cross-entropy' ? 'classification' : 'regression';
 }
 
+/**
+ * The input shape and output width the data asks of a model whose sizes are
+ * left open (nn.mlp(hidden)): one example's shape; classes, targets, or
+ * 2 x targets for gaussian-nll.
+ */
+export function modelIOFromData(data: NormalizedData, loss: LossName): { inputShape: number[]; outputSize: number } {
+  const inputShape = data.train.xShape.slice(1);
+  const yRow = prod(data.train.yShape.slice(1));
+  if (taskOfLoss(loss) === 'classification') {
+    if (data.numClasses !== undefined) return { inputShape, outputSize: data.numClasses };
+    if (yRow > 1) return { inputShape, outputSize: yRow }; // one-hot rows
+    let top = 0;
+    for (const split of [data.train, data.test]) split?.y.forEach((l) => (top = Math.max(top, l)));
+    // At least 2 logits; a bad label (negative, fractional) is reported by fitDataToModel.
+    return { inputShape, outputSize: Math.max(2, Number.isInteger(top) ? top + 1 : 2) };
+  }
+  return { inputShape, outputSize: loss === 'gaussian-nll' ? 2 * yRow : yRow };
+}
+
 /** Checks data against the model and loss; reshapes targets to what the loss expects. */
 export function fitDataToModel(data: NormalizedData, io: ModelIO): TrainingData {
   const task = taskOfLoss(io.loss);

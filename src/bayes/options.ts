@@ -52,7 +52,7 @@ export interface CheckpointOptions {
 
 /** Options every algorithm takes. */
 export interface CommonTrainOptions {
-  /** A model spec (src/nn: sequential, mlp, biggerNN, lenet, specFromLayersModel). */
+  /** A model spec (src/nn: sequential, dense, biggerNN, lenet, specFromLayersModel), or nn.mlp(hidden) sized from the data. */
   model: unknown;
   data: DataInput;
   /** Default: cross-entropy for classification data, mse otherwise. */

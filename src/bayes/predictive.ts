@@ -30,15 +30,15 @@ export const REGRESSION_MODES = ['mean', 'median', 'min', 'max', 'std', 'pred'] 
 /**
  * Reductions of a gaussian-nll regression stack (each member outputs [2d]: d means, then
  * d raw variances, variance = softplus(raw) + 1e-6). `mean` is the mixture mean, `variance`
- * the total (aleatoric + epistemic), `aleatoric` the mean of member variances, `epistemic`
- * the variance of member means, `std` = sqrt(total variance) (NOT the spread of the means);
+ * the total (aleatoric_var + epistemic_var), `aleatoric_var` the mean of member variances,
+ * `epistemic_var` the variance of member means, `std` = sqrt(total variance) (NOT the spread of the means);
  * median/min/max are over member means; `pred` is the raw [N, S, 2d] stack.
  */
 export const GAUSSIAN_REGRESSION_MODES = [
   'mean',
   'variance',
-  'aleatoric',
-  'epistemic',
+  'aleatoric_var',
+  'epistemic_var',
   'std',
   'median',
   'min',
@@ -112,6 +112,15 @@ export function softplusVariance(raw: number | Float32Array): number | Float32Ar
   return out;
 }
 
+/** Modes renamed because they are variances, next to a `std` mode: old name -> new name. */
+export const RENAMED_MODES: Readonly<Record<string, string>> = { aleatoric: 'aleatoric_var', epistemic: 'epistemic_var' };
+
+/** The one-line error for a mode under its old name, or undefined. */
+export function renamedModeError(name: string, where = 'prediction mode'): PushInputError | undefined {
+  if (!Object.prototype.hasOwnProperty.call(RENAMED_MODES, name)) return undefined;
+  return new PushInputError(`${where} "${name}" is now "${RENAMED_MODES[name]}" (it is a variance, not a std): expected ${RENAMED_MODES[name]}`);
+}
+
 /** The modes accepted for a task. */
 export function validModes(task: PredictiveTask, opts: { gaussian?: boolean } = {}): readonly PredictionMode[] {
   if (task === 'classification') return CLASSIFICATION_MODES;
@@ -125,6 +134,8 @@ function checkModes(task: PredictiveTask, modes: readonly string[], gaussian: bo
   }
   const valid: readonly string[] = validModes(task, { gaussian });
   for (const m of modes) {
+    const renamed = renamedModeError(m);
+    if (renamed) throw renamed;
     if (!valid.includes(m)) {
       const kind = task === 'regression' && gaussian ? 'gaussian regression' : task;
       throw new PushInputError(
@@ -194,7 +205,7 @@ function reduceRegressionBatch(pred: Float32Array, N: number, S: number, out: nu
 /**
  * Gaussian members (mean μ_s, variance σ²_s = softplus(raw_s) + 1e-6). The mixture of
  * S equal-weight Gaussians has mean μ̄ = mean_s μ_s and, by the law of total variance,
- *   variance = aleatoric + epistemic,  aleatoric = mean_s σ²_s,  epistemic = mean_s (μ_s − μ̄)².
+ *   variance = aleatoric_var + epistemic_var,  aleatoric_var = mean_s σ²_s,  epistemic_var = mean_s (μ_s − μ̄)².
  */
 function reduceGaussianBatch(pred: Float32Array, N: number, S: number, out: number, need: Set<string>): BatchOutputs {
   const d = out / 2;
@@ -202,8 +213,8 @@ function reduceGaussianBatch(pred: Float32Array, N: number, S: number, out: numb
   const alloc = (name: string) => (need.has(name) ? (r[name] = new Float32Array(N * d)) : null);
   const mean = alloc('mean');
   const variance = alloc('variance');
-  const aleatoric = alloc('aleatoric');
-  const epistemic = alloc('epistemic');
+  const aleatoric = alloc('aleatoric_var');
+  const epistemic = alloc('epistemic_var');
   const std = alloc('std');
   const wantSpread = variance || aleatoric || epistemic || std;
   const orderNeed = new Set(['median', 'min', 'max'].filter((m) => need.has(m)));

@@ -5,12 +5,12 @@
 // evaluate the held-out split and hand back a live Posterior.
 import { PushInputError, describeValue } from '../util/errors';
 import { particleSeed } from '../util/rng';
-import { compileModel, validateSpec } from '../nn';
+import { compileModel, isMlpTemplate, resolveMlp, validateSpec } from '../nn';
 import type { ModelSpec } from '../nn/spec';
 import { checkCheckpointTarget, readCheckpointDir } from './checkpoint-dir';
 import { acquireCheckpointLock } from './checkpoint-lock';
 import type { ParticleCluster } from './cluster';
-import { TrainingData, dataHash, fitDataToModel, normalizeData } from './data';
+import { NormalizedData, TrainingData, dataHash, fitDataToModel, modelIOFromData, normalizeData } from './data';
 import type { NonFinitePolicy } from '../runtime/particle-store';
 import { NanEvent, NonFiniteTrainingError } from './faults';
 import type { EpochArgs, EpochResult, ParticleConfig } from './handlers';
@@ -96,10 +96,20 @@ export function prepareRun(
   if (!opts || typeof opts !== 'object') throw new PushInputError(`training options ${describeValue(opts)}: expected an object with model and data`);
   if (opts.model === undefined) throw new PushInputError('training options need a model spec (options.model)');
   if (opts.data === undefined) throw new PushInputError('training options need data (options.data)');
-  const spec = validateSpec(opts.model);
+  let spec: ModelSpec;
+  let raw: NormalizedData;
+  let common: ResolvedCommon;
+  if (isMlpTemplate(opts.model)) {
+    // nn.mlp(hidden): input and output sizes come from the data, as for the CLI's mlp:H1,H2.
+    raw = normalizeData(opts.data);
+    common = resolveCommon(opts, raw.train.xShape[0], raw.task === 'classification' ? 'cross-entropy' : 'mse');
+    spec = resolveMlp(opts.model, modelIOFromData(raw, common.loss));
+  } else {
+    spec = validateSpec(opts.model);
+    raw = normalizeData(opts.data, modelIO(spec).inputShape);
+    common = resolveCommon(opts, raw.train.xShape[0], raw.task === 'classification' ? 'cross-entropy' : 'mse');
+  }
   const io = modelIO(spec);
-  const raw = normalizeData(opts.data, io.inputShape);
-  const common = resolveCommon(opts, raw.train.xShape[0], raw.task === 'classification' ? 'cross-entropy' : 'mse');
   const data = fitDataToModel(raw, { inputShape: io.inputShape, outputSize: io.outputSize, loss: common.loss });
   const faults = resolveFaultPolicy(opts);
   const driver = build(common, spec);

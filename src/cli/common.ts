@@ -1,5 +1,6 @@
 // Pieces shared by the commands: the output flags, the device flags and
 // their validation (before any worker starts).
+import * as os from 'node:os';
 import { Command } from 'commander';
 import { PushInputError } from '../util/errors';
 import { parseDeviceList } from '../runtime/devices';
@@ -69,6 +70,20 @@ export async function resolveDevices(flags: DeviceFlags, fallback?: Partial<Devi
   const { checkNativePackages } = require('../runtime/worker-plan') as typeof WorkerPlan;
   checkNativePackages(plans);
   return { devices, backend, isolation, cacheSize };
+}
+
+/**
+ * Layouts that run but waste something: more cpu devices than cores (threads
+ * share cores), more devices than particles (some devices hold none). One line each.
+ */
+export function deviceWarnings(devices: readonly string[], particles: number, cores = os.availableParallelism()): string[] {
+  const warnings: string[] = [];
+  const cpus = devices.filter((d) => d.startsWith('cpu:')).length;
+  if (cpus > cores) warnings.push(`--devices lists ${cpus} cpu devices but this machine has ${cores} cores: they will share cores (push-ens devices suggests a list)`);
+  if (devices.length > particles) {
+    warnings.push(`--devices lists ${devices.length} devices for ${particles} particle${particles === 1 ? '' : 's'}: ${devices.length - particles} will hold none`);
+  }
+  return warnings;
 }
 
 function planWorkers(devices: readonly string[], backend: string, isolation: 'thread' | 'process', backendDefaulted: boolean): WorkerPlan.WorkerPlan[] {

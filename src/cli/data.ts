@@ -79,7 +79,18 @@ export interface StoredData {
 export function loadSplit(specText: string, stored: StoredData, which: SplitName): { train: Dataset; test?: Dataset; chosen: Dataset } {
   const spec = parseDataSpecOption(specText);
   const task = spec.kind === 'csv' ? stored.task : undefined;
-  const split = loadDataset(spec, { seed: stored.seed, task, testFraction: stored.testFraction, standardize: false });
+  // A CSV's target is the checkpoint's target column (by name), not whatever column comes last.
+  const byName = spec.kind === 'csv' && spec.target === undefined && stored.targetName !== undefined;
+  const load = byName ? { ...spec, target: stored.targetName } : spec;
+  let split: DataSplit;
+  try {
+    split = loadDataset(load, { seed: stored.seed, task, testFraction: stored.testFraction, standardize: false });
+  } catch (err) {
+    if (byName && err instanceof PushInputError && / for the target among /.test(err.message)) {
+      throw new PushInputError(`--data ${show(specText)} has no target column ${show(stored.targetName!)}: expected the checkpoint's ${storedColumns(stored)}`);
+    }
+    throw err;
+  }
   if (split.train.task !== stored.task) {
     throw new PushInputError(`--data ${show(specText)} is ${split.train.task} but the checkpoint was trained for ${stored.task}: expected ${stored.task} data`);
   }
@@ -106,12 +117,18 @@ export function alignToStored(ds: Dataset, stored: StoredData, specText: string)
   const want = stored.featureNames;
   const have = ds.featureNames;
   if (want && have && want.join('\u0000') !== have.join('\u0000')) {
-    const missing = want.find((name) => !have.includes(name));
-    if (missing !== undefined) {
-      throw new PushInputError(`--data ${show(specText)} has no input column ${show(missing)}: expected the checkpoint's input columns ${want.map((n) => show(n)).join(', ')}`);
+    // The checkpoint's names are the user's training columns; the file's own header text is not echoed.
+    const missing = want.filter((name) => !have.includes(name));
+    if (missing.length > 0) {
+      const cols = missing.map((n) => show(n)).join(', ');
+      throw new PushInputError(`--data ${show(specText)} has no input column${missing.length > 1 ? 's' : ''} ${cols}: expected the checkpoint's ${storedColumns(stored)}`);
     }
     if (have.length !== want.length) {
-      throw new PushInputError(`--data ${show(specText)} has ${have.length} input columns, expected the checkpoint's ${want.length}: ${want.map((n) => show(n)).join(', ')}`);
+      const extra = have.flatMap((name, j) => (want.includes(name) ? [] : [ds.featureColumns?.[j] ?? j + 1]));
+      const where = ds.featureColumns ? `column${extra.length > 1 ? 's' : ''} ${extra.join(', ')}` : `input${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`;
+      throw new PushInputError(
+        `--data ${show(specText)} has ${extra.length} extra input column${extra.length > 1 ? 's' : ''} (${where}): expected only the checkpoint's ${storedColumns(stored)}`,
+      );
     }
     const index = want.map((name) => have.indexOf(name));
     const n = ds.xShape[0];
@@ -130,6 +147,12 @@ export function alignToStored(ds: Dataset, stored: StoredData, specText: string)
     out = { ...out, y: Float32Array.from(ds.y, (l) => map[l]), classNames: [...stored.classNames], numClasses: stored.classNames.length };
   }
   return out;
+}
+
+/** The checkpoint's columns, for errors: input names, then the target's. */
+function storedColumns(stored: StoredData): string {
+  const inputs = stored.featureNames ? `input columns ${stored.featureNames.map((n) => show(n)).join(', ')}` : 'input columns';
+  return stored.targetName !== undefined ? `${inputs} and target column ${show(stored.targetName)}` : inputs;
 }
 
 function concat(a: Dataset, b: Dataset): Dataset {

@@ -19,7 +19,7 @@ import type { FaultPolicy, ResolvedCommon, WorkerRestartReport } from '../bayes/
 import type { NanEvent } from '../bayes/faults';
 import type { TrainProgress } from '../bayes/progress';
 import { readCheckpointDir } from '../bayes/checkpoint-dir';
-import { validModes } from '../bayes/predictive';
+import { renamedModeError, validModes } from '../bayes/predictive';
 import { decodeParticles } from '../bayes/particle-state';
 import { optimizerSlotNames } from '../bayes/launch';
 import { trainDeepEnsemble } from '../bayes/ensemble';
@@ -58,7 +58,7 @@ export interface CheckpointInfo {
   particles: number;
   task: Task;
   loss: LossName;
-  /** gaussian-nll models: regression modes include variance, aleatoric, epistemic. */
+  /** gaussian-nll models: regression modes include variance, aleatoric_var, epistemic_var. */
   gaussian: boolean;
   epoch: number;
   epochs: number;
@@ -192,6 +192,14 @@ export function checkInputsFit(specText: string, xShape: readonly number[], info
     throw new PushInputError(
       `--data ${show(specText)} has inputs of shape [${row.join(', ')}], but the checkpoint's model takes inputs of shape [${want.join(', ')}]: expected data like its training data`,
     );
+  }
+}
+
+/** --modes naming a renamed mode (aleatoric, epistemic) gets the new name, not "unknown mode". */
+export function checkRenamedModes(raw: string): void {
+  for (const name of raw.split(',').map((n) => n.trim())) {
+    const err = renamedModeError(name, '--modes: mode');
+    if (err) throw err;
   }
 }
 

@@ -2,7 +2,7 @@
 // push-ens command line: wires the commands into commander and maps every
 // failure to one line on stderr and an exit code:
 //   0 success, 1 runtime failure, 2 bad usage or input, 130 SIGINT, 143 SIGTERM.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { PushInputError } from '../util/errors';
 import { OutputMode, removePendingTemps } from './output';
 import { InterruptedError, SIGNAL_EXIT_CODES, installBaseSignalHandlers, reportInterruptOnce } from './signals';
@@ -39,6 +39,13 @@ export function buildProgram(): Command {
     .helpOption('-h, --help', 'show help')
     .helpCommand('help [command]', 'show help for a command')
     .showSuggestionAfterError(true)
+    // Options declared with requiredOption (--checkpoint, plot's --out) say so in --help; subcommands inherit this.
+    .configureHelp({
+      optionDescription(option: Option): string {
+        const base = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `${base} (required)` : base;
+      },
+    })
     .exitOverride()
     .configureOutput({
       // Commander's own usage errors: one line, with our prefix.

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { PushInputError } from '../util/errors';
 import { readRegularText } from '../util/safe-read';
-import { LayerSpec, ModelSpec, SequentialSpec, layerOutputShapes, lenet, sequential, validateSpec } from '../nn/spec';
+import { LayerSpec, ModelSpec, SequentialSpec, layerOutputShapes, lenet, mlp, resolveMlp, sequential, validateSpec } from '../nn/spec';
 import type * as LayersModel from '../nn/layers-model';
 import { show } from './options';
 
@@ -35,7 +35,7 @@ export function describeModelSpecs(): string {
     'Model specs (input and output sizes come from the data):',
     '  biggerNN:L,D   the Push tutorial\'s BiggerNN: Linear(in,D), then L blocks of Linear(D,D)-ReLU-Linear(D,D), Linear(D,out)',
     '                 (biggerNN:10,20 on 20 inputs is exactly the seed network, 8,421 parameters)',
-    `  mlp:H1,H2,...  a ReLU multilayer perceptron with those hidden widths (mlp alone: ${DEFAULT_MLP_HIDDEN.join(',')})`,
+    `  mlp:H1,H2,...  a ReLU multilayer perceptron with those hidden widths (mlp alone: ${DEFAULT_MLP_HIDDEN.join(',')}); the API's nn.mlp([H1, H2])`,
     '  lenet          LeNet-5 for 28x28x1 images (mnist)',
     '  PATH.json      a tfjs-layers model (model.json or its topology) or a push-ens sequential spec',
   ].join('\n');
@@ -93,11 +93,9 @@ export function resolveModelSpec(text: string, io: ModelIO): ResolvedModel {
       return { text: trimmed, spec: sequential(io.inputShape, layers) };
     }
     case 'mlp': {
+      // The same network as the API's nn.mlp(hidden), sized by the data.
       const hidden = param === undefined ? DEFAULT_MLP_HIDDEN : parseSizes(text, 'hidden width', param, 1, MAX_WIDTH);
-      const layers: LayerSpec[] = [...flatten];
-      for (const h of hidden) layers.push({ type: 'dense', units: h }, { type: 'relu' });
-      layers.push({ type: 'dense', units: io.outputSize });
-      return { text: trimmed, spec: sequential(io.inputShape, layers) };
+      return { text: trimmed, spec: resolveMlp(mlp(hidden), io) };
     }
     case 'lenet': {
       if (param !== undefined) throw specError(text, 'lenet takes no parameters');

@@ -26,7 +26,7 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): D
     options.target === undefined ? table.header.length - 1 : columnIndex(table, options.target, 'target');
   const featureCols = table.header.map((_, c) => c).filter((c) => c !== targetCol);
   if (featureCols.length === 0) {
-    throw new PushInputError(`${file}: has only the target column (column ${targetCol + 1}), expected at least one input column besides it`);
+    throw new PushInputError(`${file}: has only the target column (column ${targetCol + 1}), expected at least one input column besides it${delimiterHint(table.header)}`);
   }
   const n = table.rows.length;
   const base = {
@@ -34,6 +34,7 @@ export function loadCsvDataset(file: string, options: CsvDatasetOptions = {}): D
     x: readColumns(table, featureCols),
     xShape: [n, featureCols.length],
     featureNames: featureCols.map((c) => table.header[c]),
+    featureColumns: featureCols.map((c) => c + 1),
     targetName: table.header[targetCol],
   };
   if (task === 'regression') {
@@ -124,4 +125,17 @@ function textLabels(table: CsvTable, col: number): Labels {
   const indexOf = new Map(classNames.map((name, i) => [name, i]));
   const y = Float32Array.from(texts, (t) => indexOf.get(t)!);
   return { y, numClasses: classNames.length, classNames };
+}
+
+const OTHER_DELIMITERS: readonly [string, string][] = [
+  [';', 'semicolons'],
+  ['\t', 'tabs'],
+  ['|', 'vertical bars'],
+];
+
+/** A one-column header holding another separator: the file is likely not comma-separated (named, not quoted). */
+function delimiterHint(header: readonly string[]): string {
+  if (header.length !== 1) return '';
+  const found = OTHER_DELIMITERS.find(([d]) => header[0].includes(d));
+  return found ? `; its header row contains ${found[1]}: push-ens reads comma-separated files, so save it with commas between columns` : '';
 }

@@ -18,6 +18,8 @@ export interface Dataset {
   /** Classification only, when the labels were strings: the name of each class index. */
   classNames?: string[];
   featureNames?: string[];
+  /** CSV only: the file's column number (1-based) of each feature, so errors can point at columns without quoting them. */
+  featureColumns?: number[];
   targetName?: string;
 }
 

@@ -90,24 +90,72 @@ export interface MlpOptions {
   dropout?: number;
 }
 
-/** Multilayer perceptron: sizes = [in, hidden..., out]; activation (and dropout) after each hidden layer. */
-export function mlp(sizes: number[], opts: MlpOptions = {}): SequentialSpec {
-  const { activation = 'relu', dropout = 0 } = opts;
-  if (!Array.isArray(sizes) || sizes.length < 2) {
-    throw new PushInputError(`mlp sizes ${describeValue(sizes)}: expected [in, hidden..., out] with at least 2 entries`);
-  }
+/** Input and output sizes that make an MLP a complete network (otherwise they come from the data). */
+export interface MlpSizes {
+  /** Inputs per example: a width (e.g. 784) or a shape (e.g. [28, 28, 1], flattened first). */
+  inputs: number | number[];
+  /** Network outputs per example. */
+  outputs: number;
+}
+
+/**
+ * An MLP whose input and output sizes come from the data: training functions
+ * resolve it (the CLI's `mlp:H1,H2` is the same thing).
+ */
+export interface MlpTemplate {
+  format: 'push-ens/mlp';
+  hidden: number[];
+  activation: ActivationName;
+  dropout: number;
+}
+
+/**
+ * Multilayer perceptron with these hidden widths, as the CLI's `mlp:H1,H2,...`:
+ * activation (and dropout) after each hidden layer, then a linear output layer.
+ * Without `inputs` and `outputs` the training functions take them from the data;
+ * with them it is a complete network (`dense([in, ...hidden, out])` is the same).
+ */
+export function mlp(hidden: number[], opts: MlpOptions & MlpSizes): SequentialSpec;
+export function mlp(hidden: number[], opts?: MlpOptions): MlpTemplate;
+export function mlp(hidden: number[], opts: MlpOptions & Partial<MlpSizes> = {}): MlpTemplate | SequentialSpec {
+  const { activation = 'relu', dropout = 0, inputs, outputs } = opts;
+  if (!Array.isArray(hidden)) throw new PushInputError(`mlp hidden widths ${describeValue(hidden)}: expected an array such as [32, 32]`);
+  hidden.forEach((h, i) => checkPositiveInt(h, `mlp hidden width #${i + 1}`));
   if (!ACTIVATIONS.includes(activation)) {
     throw new PushInputError(`mlp activation ${describeValue(activation)}: expected one of ${ACTIVATIONS.join(', ')}`);
   }
-  const layers: LayerSpec[] = [];
-  for (let i = 1; i < sizes.length; i++) {
-    layers.push({ type: 'dense', units: sizes[i] });
-    if (i < sizes.length - 1) {
-      layers.push({ type: activation });
-      if (dropout > 0) layers.push({ type: 'dropout', rate: dropout });
-    }
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new PushInputError(`mlp dropout ${describeValue(dropout)}: expected a number in [0, 1)`);
+  const template: MlpTemplate = { format: 'push-ens/mlp', hidden: [...hidden], activation, dropout };
+  if (inputs === undefined && outputs === undefined) return template;
+  if (inputs === undefined || outputs === undefined) {
+    throw new PushInputError(`mlp needs both inputs and outputs (or neither, to take them from the data); got ${inputs === undefined ? 'outputs' : 'inputs'} only`);
   }
-  return sequential([sizes[0]], layers);
+  return resolveMlp(template, { inputShape: typeof inputs === 'number' ? [inputs] : inputs, outputSize: outputs });
+}
+
+/** Fully connected network: sizes = [in, hidden..., out]; ReLU (or `activation`) and dropout after each hidden layer. */
+export function dense(sizes: number[], opts: MlpOptions = {}): SequentialSpec {
+  if (!Array.isArray(sizes) || sizes.length < 2) {
+    throw new PushInputError(`dense sizes ${describeValue(sizes)}: expected [in, hidden..., out] with at least 2 entries`);
+  }
+  return mlp(sizes.slice(1, -1), { ...opts, inputs: sizes[0], outputs: sizes[sizes.length - 1] });
+}
+
+/** True for an MLP still waiting for its input and output sizes. */
+export function isMlpTemplate(v: unknown): v is MlpTemplate {
+  return v !== null && typeof v === 'object' && (v as { format?: unknown }).format === 'push-ens/mlp';
+}
+
+/** The complete network of a template for one example shape and output width (images are flattened first). */
+export function resolveMlp(t: MlpTemplate, io: { inputShape: number[]; outputSize: number }): SequentialSpec {
+  checkPositiveInt(io.outputSize, 'mlp outputs');
+  const layers: LayerSpec[] = io.inputShape.length > 1 ? [{ type: 'flatten' }] : [];
+  for (const h of t.hidden) {
+    layers.push({ type: 'dense', units: h }, { type: t.activation });
+    if (t.dropout > 0) layers.push({ type: 'dropout', rate: t.dropout });
+  }
+  layers.push({ type: 'dense', units: io.outputSize });
+  return sequential(io.inputShape, layers);
 }
 
 /** LeNet-5-style classifier for [28, 28, 1] images, 10 logits (61,706 parameters). */
@@ -162,6 +210,11 @@ export function layerOutputShapes(spec: SequentialSpec): number[][] {
 export function validateSpec(spec: unknown): ModelSpec {
   if (spec === null || typeof spec !== 'object') throw new PushInputError(`model spec ${describeValue(spec)}: expected an object`);
   const s = spec as Record<string, unknown>;
+  if (isMlpTemplate(spec)) {
+    throw new PushInputError(
+      `mlp([${spec.hidden.join(', ')}]) has no input and output sizes here: pass it to a training function (which takes them from the data), or give them: mlp([...], { inputs, outputs })`,
+    );
+  }
   if (s.format === 'tfjs-layers') {
     if (s.topology === null || typeof s.topology !== 'object') {
       throw new PushInputError(`tfjs-layers model spec: topology ${describeValue(s.topology)} is not an object`);

@@ -1,7 +1,8 @@
 // How each device's worker is started: thread or process, backend, and the
 // environment that binds it to its GPU. Pure, so it is testable without a GPU.
 import { PushInputError } from '../util/errors';
-import { BackendName, TFJS_NODE_INSTALL_HINT, parseBackend, resolveTfjsNode } from '../util/backends';
+import { BackendName, TFJS_NODE_GPU_INSTALL, TFJS_NODE_INSTALL_HINT, parseBackend, resolveTfjsNode } from '../util/backends';
+import { listGpus } from '../util/gpus';
 import { Device } from './devices';
 
 export type Isolation = 'thread' | 'process';
@@ -45,16 +46,32 @@ export function planWorker(device: Device, opts: { backend?: string; isolation?:
 }
 
 /** Fails before any worker starts when a plan needs a tfjs-node package that is not installed. */
-export function checkNativePackages(plans: WorkerPlan[], resolve: (gpu: boolean) => string | null = resolveTfjsNode): void {
+export function checkNativePackages(
+  plans: WorkerPlan[],
+  resolve: (gpu: boolean) => string | null = resolveTfjsNode,
+  gpus: () => string[] = listGpus,
+): void {
   for (const plan of plans) {
     if (!plan.nativePackage) continue;
     const wantGpu = plan.nativePackage === '@tensorflow/tfjs-node-gpu';
     const found = resolve(wantGpu);
-    if (wantGpu && found !== '@tensorflow/tfjs-node-gpu') {
-      throw new PushInputError(`device ${plan.device.name} needs @tensorflow/tfjs-node-gpu, which is not installed: ${TFJS_NODE_INSTALL_HINT}`);
-    }
+    if (wantGpu && found !== '@tensorflow/tfjs-node-gpu') throw missingGpuPackage(plan.device.name, plans.length, gpus().length);
     if (!found) {
       throw new PushInputError(`backend "tensorflow" on ${plan.device.name} needs @tensorflow/tfjs-node, which is not installed: ${TFJS_NODE_INSTALL_HINT}`);
     }
   }
+}
+
+/**
+ * cuda:N without tfjs-node-gpu: whether a GPU is visible (as `push-ens devices`
+ * reports), the GPU package with its CUDA and cuDNN versions, and the CPU
+ * device list that runs now.
+ */
+function missingGpuPackage(device: string, devices: number, visibleGpus: number): PushInputError {
+  const cpus = Array.from({ length: devices }, (_, i) => `cpu:${i}`).join(',');
+  const seen = visibleGpus > 0 ? `${visibleGpus} NVIDIA GPU(s) are visible here` : 'no NVIDIA GPU is visible here';
+  return new PushInputError(
+    `device ${device} needs @tensorflow/tfjs-node-gpu, which is not installed, and ${seen}: ` +
+      `to run now on the CPU use --devices ${cpus}; for CUDA install ${TFJS_NODE_GPU_INSTALL}`,
+  );
 }

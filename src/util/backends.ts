@@ -9,6 +9,9 @@ export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'];
 /** Packages that provide the `tensorflow` backend, GPU build first. */
 export const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
+/** The GPU build and what it needs: the CUDA and cuDNN versions tfjs-node-gpu 4.22 was built against. */
+export const TFJS_NODE_GPU_INSTALL = '`npm install @tensorflow/tfjs-node-gpu@4.22.0` (needs CUDA 11.2 and cuDNN 8.1, Linux x64)';
+
 export const TFJS_NODE_INSTALL_HINT =
   'install it with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (CUDA 11.2 and cuDNN 8.1, Linux x64) ' +
   'or `npm install @tensorflow/tfjs-node@4.22.0` for the CPU build of libtensorflow';

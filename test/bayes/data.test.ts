@@ -2,7 +2,7 @@
 import { loadDataset } from '../../src/data';
 import { fitDataToModel, normalizeData, readInputs, readTargets } from '../../src/bayes/data';
 import { withDropout } from '../../src/bayes/mcdropout';
-import { biggerNN, compileModel, mlp, sequential } from '../../src/nn';
+import { biggerNN, compileModel, dense, sequential } from '../../src/nn';
 import { PushInputError } from '../../src/util/errors';
 import { tf, useBackend } from '../../src/util/tf';
 
@@ -85,17 +85,17 @@ describe('prediction inputs and targets', () => {
 
 describe('withDropout (MC dropout on any MLP)', () => {
   test('adds dropout after each hidden activation, not after the output', () => {
-    const spec = withDropout(mlp([3, 8, 8, 1]), 0.2);
+    const spec = withDropout(dense([3, 8, 8, 1]), 0.2);
     expect(spec.format).toBe('push-ens/sequential');
     const types = (spec as { layers: { type: string; rate?: number }[] }).layers.map((l) => (l.type === 'dropout' ? `dropout:${l.rate}` : l.type));
     expect(types).toEqual(['dense', 'relu', 'dropout:0.2', 'dense', 'relu', 'dropout:0.2', 'dense']);
     const net = compileModel(spec);
     expect(net.hasDropout).toBe(true);
-    expect(net.numParams).toBe(compileModel(mlp([3, 8, 8, 1])).numParams);
+    expect(net.numParams).toBe(compileModel(dense([3, 8, 8, 1])).numParams);
   });
 
   test('keeps a model that has dropout; rejects a model with no hidden activation', () => {
-    const has = mlp([3, 8, 1], { dropout: 0.3 });
+    const has = dense([3, 8, 1], { dropout: 0.3 });
     expect(withDropout(has, 0.1)).toBe(has);
     expect((withDropout(biggerNN(2, 4), 0.1) as { layers: unknown[] }).layers.length).toBe(2 * 4 + 1);
     expect(() => withDropout(sequential([2], [{ type: 'dense', units: 1 }]), 0.1)).toThrow(/needs a model with hidden activations/);

@@ -5,11 +5,11 @@ import { RegressionMetrics, trainDeepEnsemble } from '../../src/bayes';
 import { batchOrderSeed, bootstrapSeed, priorSeed } from '../../src/bayes/seeds';
 import { PushDist } from '../../src/runtime/coordinator';
 import { loadDataset } from '../../src/data';
-import { compileModel, mlp, sequential } from '../../src/nn';
+import { compileModel, dense, sequential } from '../../src/nn';
 import { Rng, particleSeed } from '../../src/util/rng';
 import { OpenResources, maxAbsDiff, regressionData } from './helpers';
 
-const MODEL = mlp([3, 16, 1]);
+const MODEL = dense([3, 16, 1]);
 const DATA = regressionData(96, 1);
 
 describe('deep ensemble', () => {
@@ -74,7 +74,7 @@ describe('deep ensemble', () => {
 
   test('on the 1-D toy regression the predictive std at x = 3 is several times that inside the data', async () => {
     const toy = loadDataset('toy', { seed: 0, testFraction: 0 });
-    const post = await trainDeepEnsemble({ model: mlp([1, 32, 32, 1]), data: toy, epochs: 60, batchSize: 32, particles: 5, devices: 'cpu:0,cpu:1', seed: 2 });
+    const post = await trainDeepEnsemble({ model: dense([1, 32, 32, 1]), data: toy, epochs: 60, batchSize: 32, particles: 5, devices: 'cpu:0,cpu:1', seed: 2 });
     try {
       const inside = Array.from({ length: 11 }, (_, i) => [i * 0.05]); // x in [0, 0.5]
       const pred = await post.predict([...inside, [3]], { modes: ['mean', 'std'] });

@@ -3,7 +3,7 @@
 // function of x: piecewise linear for a ReLU net, independent of the batch size
 // and of which other inputs share the batch, and reproducible for a seed.
 import { trainMCDropout } from '../../src/bayes';
-import { mlp } from '../../src/nn';
+import { dense } from '../../src/nn';
 import { Rng } from '../../src/util/rng';
 import { maxAbsDiff } from './helpers';
 
@@ -29,7 +29,7 @@ function kinks(curve: ArrayLike<number>, tol: number): number {
 }
 
 test('MC dropout passes are smooth curves over a grid, whatever the batch, and reproducible', async () => {
-  const post = await trainMCDropout({ model: mlp([1, HIDDEN, 1]), data: sineData(96), epochs: 4, batchSize: 32, particles: 2, devices: 'cpu:0,cpu:1', seed: 11, dropout: 0.3, numSamples: S });
+  const post = await trainMCDropout({ model: dense([1, HIDDEN, 1]), data: sineData(96), epochs: 4, batchSize: 32, particles: 2, devices: 'cpu:0,cpu:1', seed: 11, dropout: 0.3, numSamples: S });
   try {
     const G = 121;
     const grid = Float32Array.from({ length: G }, (_, i) => -4 + (8 * i) / (G - 1));

@@ -5,10 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Posterior, trainMultiSWAG } from '../../src/bayes';
-import { mlp } from '../../src/nn';
+import { dense } from '../../src/nn';
 import { OpenResources, maxAbsDiff, regressionData, tempDir } from './helpers';
 
-const MODEL = mlp([3, 8, 1]); // 41 parameters
+const MODEL = dense([3, 8, 1]); // 41 parameters
 const DATA = regressionData(64, 4);
 const BASE = { model: MODEL, data: DATA, batchSize: 16, particles: 3, optimizer: { type: 'adam' as const, lr: 0.01 }, seed: 8 };
 

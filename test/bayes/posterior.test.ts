@@ -5,12 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ClassificationMetrics, Posterior, trainDeepEnsemble, trainMCDropout, trainMultiSWAG, trainSVGD } from '../../src/bayes';
 import { loadDataset } from '../../src/data';
-import { mlp } from '../../src/nn';
+import { dense } from '../../src/nn';
 import { PushInputError } from '../../src/util/errors';
 import { regressionData, tempDir } from './helpers';
 import { checkpointFile } from '../cli/helpers';
 
-const MODEL = mlp([3, 16, 1]);
+const MODEL = dense([3, 16, 1]);
 const DATA = regressionData(64, 1);
 
 describe('checkpoints', () => {
@@ -96,7 +96,7 @@ describe('checkpoints', () => {
 describe('classification', () => {
   test('two moons: the BMA\'s accuracy, NLL, ECE and Brier, and each particle\'s', async () => {
     const split = loadDataset('two-moons:400', { seed: 3, testFraction: 0.25 });
-    const post = await trainDeepEnsemble({ model: mlp([2, 32, 32, 2]), data: split, epochs: 30, batchSize: 32, particles: 3, devices: 'cpu:0,cpu:1', seed: 1 });
+    const post = await trainDeepEnsemble({ model: dense([2, 32, 32, 2]), data: split, epochs: 30, batchSize: 32, particles: 3, devices: 'cpu:0,cpu:1', seed: 1 });
     try {
       expect(post.task).toBe('classification');
       const metrics = post.info.metrics!; // evaluated on the held-out split after training
@@ -123,7 +123,7 @@ describe('standardized data', () => {
   test('originalUnits: inputs taken and predictions given in the data\'s own units', async () => {
     const split = loadDataset('sine', { seed: 2, testFraction: 0.2, standardize: true });
     const raw = loadDataset('sine', { seed: 2, testFraction: 0.2 });
-    const post = await trainSVGD({ model: mlp([1, 16, 1]), data: split, epochs: 5, batchSize: 32, particles: 3, devices: 'cpu:0', seed: 2 });
+    const post = await trainSVGD({ model: dense([1, 16, 1]), data: split, epochs: 5, batchSize: 32, particles: 3, devices: 'cpu:0', seed: 2 });
     try {
       const norm = post.normalization!;
       expect(norm.yStd).toHaveLength(1);
@@ -168,7 +168,7 @@ describe('input errors are reported before any worker starts', () => {
     ['batch size', { batchSize: 100 }, /batchSize 100: expected at most 64, the number of training examples/],
     ['particles', { particles: 0 }, /particles 0: expected a whole number >= 1/],
     ['NaN', { data: { x: [[1, 2, NaN]], y: [1] } }, /row 0, column 2 is NaN/],
-    ['labels', { model: mlp([3, 4, 2]), loss: 'cross-entropy', data: { x: [[1, 2, 3]], y: [2] } }, /label at row 0 is 2, expected a class index in \[0, 1\]/],
+    ['labels', { model: dense([3, 4, 2]), loss: 'cross-entropy', data: { x: [[1, 2, 3]], y: [2] } }, /label at row 0 is 2, expected a class index in \[0, 1\]/],
     ['loss', { loss: 'hinge' }, /loss "hinge": expected one of mse, cross-entropy, bce, gaussian-nll/],
   ])('%s', async (_name, bad, message) => {
     const opts = { model: MODEL, data: DATA, epochs: 1, ...bad } as Parameters<typeof trainDeepEnsemble>[0];

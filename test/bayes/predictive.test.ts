@@ -74,7 +74,7 @@ describe('gaussian regression modes', () => {
     close(softplusVariance(f32([0, 50])), [Math.log(2) + 1e-6, 50]);
   });
 
-  test('mixture mean, aleatoric, epistemic, total variance', () => {
+  test('mixture mean, aleatoric_var, epistemic_var, total variance', () => {
     // N = 1, S = 2, d = 1. Member 0: mean 1, raw 0 -> var ln 2 + 1e-6 = 0.693148
     //                      member 1: mean 3, raw ln(e³ − 1) -> var 3 + 1e-6
     // mean = 2; aleatoric = (0.693147 + 3)/2 + 1e-6 = 1.846575; epistemic = ((1−2)² + (3−2)²)/2 = 1
@@ -84,8 +84,8 @@ describe('gaussian regression modes', () => {
       gaussian: true,
     });
     close(r.mean.data, [2]);
-    close(r.aleatoric.data, [1.8465745902799726]);
-    close(r.epistemic.data, [1]);
+    close(r.aleatoric_var.data, [1.8465745902799726]);
+    close(r.epistemic_var.data, [1]);
     close(r.variance.data, [2.8465745902799726]);
     close(r.std.data, [1.6871794777912552]);
     close(r.median.data, [2]);
@@ -93,6 +93,15 @@ describe('gaussian regression modes', () => {
     close(r.max.data, [3]);
     expect(r.variance.shape).toEqual([1, 1]);
     expect(r.pred.shape).toEqual([1, 2, 2]);
+  });
+
+  test('the old mode names aleatoric and epistemic name their replacements', () => {
+    const pred = f32([1, 0, 3, 0]);
+    for (const [old, now] of [['aleatoric', 'aleatoric_var'], ['epistemic', 'epistemic_var']]) {
+      expect(() => reducePredictions(pred, { N: 1, S: 2, out: 2 }, [old as never], 'regression', { gaussian: true })).toThrow(
+        new RegExp(`prediction mode "${old}" is now "${now}" \\(it is a variance, not a std\\)`),
+      );
+    }
   });
 
   test('odd out is rejected for gaussian stacks', () => {

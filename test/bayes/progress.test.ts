@@ -3,10 +3,10 @@
 // devices up, every algorithm reports, and a throwing onProgress does not stop
 // training.
 import { TrainProgress, trainDeepEnsemble, trainMCDropout, trainMultiSWAG, trainSVGD } from '../../src/bayes';
-import { mlp } from '../../src/nn';
+import { dense } from '../../src/nn';
 import { regressionData } from './helpers';
 
-const MODEL = mlp([3, 16, 1]);
+const MODEL = dense([3, 16, 1]);
 
 interface Seen {
   reports: (TrainProgress & { beforeEpochEnd: boolean })[];

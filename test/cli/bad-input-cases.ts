@@ -48,8 +48,9 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   { name: 'trailing comma in device list', args: [...T, '--devices', 'cpu:0,'], message: /device "": expected "cpu:N"/ },
   {
     name: 'cuda without tfjs-node-gpu',
-    args: [...T, '--devices', 'cuda:0'],
-    message: /device cuda:0 needs @tensorflow\/tfjs-node-gpu, which is not installed: install it with `npm install/,
+    args: [...T, '--devices', 'cuda:0,cuda:1'],
+    message:
+      /device cuda:0 needs @tensorflow\/tfjs-node-gpu, which is not installed, and (no NVIDIA GPU is visible here|\d+ NVIDIA GPU\(s\) are visible here).*: to run now on the CPU use --devices cpu:0,cpu:1; for CUDA install `npm install @tensorflow\/tfjs-node-gpu@4\.22\.0` \(needs CUDA 11\.2 and cuDNN 8\.1/,
     skip: () => (resolves('@tensorflow/tfjs-node-gpu') ? 'tfjs-node-gpu is installed here' : undefined),
   },
   {
@@ -112,6 +113,11 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   { name: 'ragged CSV', args: [...T, '--data', 'csv:{F}/ragged.csv'], message: /ragged\.csv row 3: has 2 fields but the header has 3 \(column 3 is missing\)/ },
   { name: 'non-numeric CSV cell', args: [...T, '--data', 'csv:{F}/non-numeric.csv'], message: /non-numeric\.csv row 3, column 2: expected a number, got a cell that is not a finite decimal number/ },
   { name: 'NaN in CSV inputs', args: [...T, '--data', 'csv:{F}/nan-cell.csv'], message: /nan-cell\.csv row 3, column 1: expected a number, got a cell that is not a finite decimal number/ },
+  {
+    name: 'semicolon-separated CSV',
+    args: [...T, '--data', 'csv:{F}/semicolons.csv'],
+    message: /semicolons\.csv: has only the target column \(column 1\), expected at least one input column besides it; its header row contains semicolons: push-ens reads comma-separated files/,
+  },
   { name: 'unknown target column', args: [...T, '--data', 'csv:{F}/curve.csv:price'], message: /curve\.csv: no column named "price" for the target among its 2 header columns/ },
   { name: 'label that is not a class index', args: [...T, '--data', 'csv:{F}/bad-labels.csv', '--task', 'classification'], message: /bad-labels\.csv row 4, column 2: the label is not an integer class index/ },
   { name: 'negative class label', args: [...T, '--data', 'csv:{F}/negative-label.csv', '--task', 'classification'], message: /negative-label\.csv row 3, column 2: the label is not an integer class index/ },
@@ -158,11 +164,27 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
 
   // ------------------------------------------------------------- predict / eval / plot
   { name: 'unknown prediction mode', args: ['predict', '-c', '{W}/ckpt', '--modes', 'mean,mode'], message: /--modes: unknown mode "mode": expected one of mean, median, min, max, std, pred/ },
+  { name: 'old name of a prediction mode', args: ['predict', '-c', '{W}/ckpt', '--modes', 'mean,aleatoric'], message: /--modes: mode "aleatoric" is now "aleatoric_var" \(it is a variance, not a std\)/ },
   { name: 'repeated prediction mode', args: ['predict', '-c', '{W}/ckpt', '--modes', 'mean,mean'], message: /--modes: "mean" is listed twice/ },
   { name: 'unknown split', args: ['eval', '-c', '{W}/ckpt', '--split', 'validation'], message: /--split "validation": expected one of test, train, all/ },
   { name: 'data of another input size', args: ['predict', '-c', '{W}/ckpt', '--data', 'seed-random:3'], message: /--data "seed-random:3" has inputs of shape \[3\], but the checkpoint's model takes inputs of shape \[1\]/ },
   { name: 'classification data for a regression checkpoint', args: ['eval', '-c', '{W}/ckpt', '--data', 'two-moons'], message: /--data "two-moons" is classification but the checkpoint was trained for regression/ },
   { name: 'prediction CSV without the input column', args: ['predict', '-c', '{W}/ckpt-csv', '--data', 'csv:{F}/colors.csv'], message: /colors\.csv: no column named "dose" for the model's inputs among its 3 header columns/ },
+  {
+    name: 'eval CSV without the target column',
+    args: ['eval', '-c', '{W}/ckpt-csv', '--data', 'csv:{F}/curve-inputs.csv'],
+    message: /--data ".*curve-inputs\.csv" has no target column "response": expected the checkpoint's input columns "dose" and target column "response"/,
+  },
+  {
+    name: 'eval CSV with an extra column',
+    args: ['eval', '-c', '{W}/ckpt-csv', '--data', 'csv:{F}/curve-extra-column.csv'],
+    message: /--data ".*curve-extra-column\.csv" has 1 extra input column \(column 2\): expected only the checkpoint's input columns "dose" and target column "response"/,
+  },
+  {
+    name: 'eval CSV without an input column',
+    args: ['eval', '-c', '{W}/ckpt-csv', '--data', 'csv:{F}/no-dose.csv'],
+    message: /--data ".*no-dose\.csv" has no input column "dose": expected the checkpoint's input columns "dose" and target column "response"/,
+  },
   { name: 'eval of a checkpoint trained on a file, without --data', args: ['eval', '-c', '{W}/ckpt-csv'], message: /checkpoint ".*ckpt-csv" was trained on data from a file: pass --data "csv:.*curve\.csv" to use it \(push-ens does not open files named inside a checkpoint\)/ },
   { name: 'resume of a run trained on a file, without --data', args: ['train', '--resume', '{W}/ckpt-csv', '--epochs', '2'], message: /checkpoint ".*ckpt-csv" was trained on data from a file: pass --data "csv:.*curve\.csv" to use it/ },
   { name: 'plot of data with many inputs', args: ['plot', '-c', '{W}/ckpt', '--data', 'seed-random:3', '--out', 'p.svg'], message: /plot draws 1-D regression \(one input, one target\), but "seed-random:3" has 3 inputs/, creates: 'p.svg' },

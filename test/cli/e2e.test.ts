@@ -202,12 +202,12 @@ describe('output modes', () => {
   });
 });
 
-test('gaussian-nll: the aleatoric and epistemic split, and a plot of the member means', async () => {
+test('gaussian-nll: the aleatoric_var and epistemic_var split, and a plot of the member means', async () => {
   const dir = W('toy-gnll');
   const t = json(await runCli(['train', '--data', 'toy', '--loss', 'gaussian-nll', '--model', 'mlp:16', '--epochs', '20', '--particles', '2', '-b', '32', '--out', dir, '--json']));
   expect(t.loss).toBe('gaussian-nll');
-  const p = json(await runCli(['predict', '-c', dir, '--modes', 'mean,variance,aleatoric,epistemic', '--json']));
-  const [v, a, e] = ['variance', 'aleatoric', 'epistemic'].map((m) => p.modes[m].data.map((r: number[]) => r[0]));
+  const p = json(await runCli(['predict', '-c', dir, '--modes', 'mean,variance,aleatoric_var,epistemic_var', '--json']));
+  const [v, a, e] = ['variance', 'aleatoric_var', 'epistemic_var'].map((m) => p.modes[m].data.map((r: number[]) => r[0]));
   for (let i = 0; i < v.length; i++) expect(v[i]).toBeCloseTo(a[i] + e[i], 5);
   const plot = json(await runCli(['plot', '-c', dir, '--out', W('gnll.svg'), '--json']));
   expect(plot).toMatchObject({ members: 2, curves: 2 });

@@ -47,6 +47,19 @@ test.each([
   }
 });
 
+test('--help marks the required options', async () => {
+  for (const [cmd, flags] of [['predict', ['--checkpoint']], ['eval', ['--checkpoint']], ['plot', ['--checkpoint', '--out']]] as const) {
+    const r = await runCli([cmd, '--help']);
+    expect(r.code).toBe(0);
+    // The option's entry (its line and any wrapped continuation) ends with "(required)".
+    for (const flag of flags) expect(r.stdout).toMatch(new RegExp(`${flag} <\\w+>[^]*?\\(required\\)\\n(  -|\\n|$)`));
+  }
+  const predict = await runCli(['predict', '--help']);
+  expect(predict.stdout).not.toMatch(/--out <file>[^-]*\(required\)/);
+  const train = await runCli(['train', '--help']);
+  expect(train.stdout).not.toContain('(required)');
+});
+
 test('devices: CPU count, backends and what CUDA needs; --json parses', async () => {
   const text = await runCli(['devices']);
   expect(text.code).toBe(0);

@@ -1,7 +1,7 @@
 // In-process unit tests of the CLI's parsing and formatting (no child processes).
 import * as path from 'node:path';
 import { PushInputError } from '../../src/util/errors';
-import { biggerNN, mlp } from '../../src/nn/spec';
+import { biggerNN, dense, mlp } from '../../src/nn/spec';
 import { parseInteger, parseNumber, parseNameList, parseSchedulerOption, parseBandwidth, TRAIN_DEFAULTS } from '../../src/cli/options';
 import { countParameters, resolveModelSpec } from '../../src/cli/model-spec';
 import { planTrain } from '../../src/cli/commands/train';
@@ -69,7 +69,9 @@ describe('model specs', () => {
   });
 
   test('mlp takes its hidden widths; images are flattened first', () => {
-    expect(resolveModelSpec('mlp:32,16', { inputShape: [4], outputSize: 2 }).spec).toEqual(mlp([4, 32, 16, 2]));
+    expect(resolveModelSpec('mlp:32,16', { inputShape: [4], outputSize: 2 }).spec).toEqual(dense([4, 32, 16, 2]));
+    // The same network as the API's mlp([32, 16]) on the same data.
+    expect(resolveModelSpec('mlp:32,16', { inputShape: [4], outputSize: 2 }).spec).toEqual(mlp([32, 16], { inputs: 4, outputs: 2 }));
     const img = resolveModelSpec('mlp:10', { inputShape: [28, 28, 1], outputSize: 10 }).spec as { layers: { type: string }[] };
     expect(img.layers[0]).toEqual({ type: 'flatten' });
   });

@@ -5,7 +5,7 @@
 // off (masks per particle), on wasm and cpu, without leaking tensors.
 import { tf, useBackend } from '../../src/util/tf';
 import { deriveSeed } from '../../src/util/rng';
-import { ParticleGroup, compileModel, lossAndGrad, mlp, parseLoss } from '../../src/nn';
+import { ParticleGroup, compileModel, lossAndGrad, dense, parseLoss } from '../../src/nn';
 import { uploadDenseParams } from '../../src/nn/dense-backward';
 import { normalTensor, relDiff } from './helpers';
 
@@ -15,7 +15,7 @@ describe.each(['wasm', 'cpu'] as const)('dense fast paths (%s)', (backend) => {
   beforeAll(() => useBackend(backend));
 
   test('uploads W^T for every dense layer but the first, equal to the transpose', () => {
-    const net = compileModel(mlp([5, 7, 3, 2]));
+    const net = compileModel(dense([5, 7, 3, 2]));
     const rows = [1, 2, 3].map((s) => net.initParams(s));
     for (const ps of [[rows[0]], rows]) {
       const P = ps.length;
@@ -39,7 +39,7 @@ describe.each(['wasm', 'cpu'] as const)('dense fast paths (%s)', (backend) => {
     [6, 0.3],
     [6, 0],
   ])('P=%i, dropout %d: group gradients equal autodiff per particle (1e-5 relative), no leaks', (P, rate) => {
-    const net = compileModel(mlp([12, 40, 24, 3], { dropout: rate }));
+    const net = compileModel(dense([12, 40, 24, 3], { dropout: rate }));
     const loss = parseLoss('cross-entropy');
     const group = new ParticleGroup(net, { seed: 5, initialCapacity: 4 });
     for (let p = 0; p < P; p++) group.add();

@@ -1,7 +1,7 @@
 // Gradients: the explicit dense backward pass agrees with autodiff; conv nets
 // get gradients on wasm equal to cpu's (see conv-backward.test.ts for the conv path).
 import { tf, useBackend } from '../../src/util/tf';
-import { SequentialSpec, biggerNN, compileModel, lenet, lossAndGrad, mlp, parseLoss, sequential } from '../../src/nn';
+import { SequentialSpec, biggerNN, compileModel, dense, lenet, lossAndGrad, parseLoss, sequential } from '../../src/nn';
 import { normalTensor, relDiff } from './helpers';
 
 beforeAll(() => useBackend('wasm'));
@@ -21,11 +21,11 @@ function grads(spec: SequentialSpec, method: 'explicit' | 'autodiff', opts: { dr
 describe('explicit backward equals autodiff (1e-5 relative)', () => {
   const specs: [string, SequentialSpec][] = [
     ['biggerNN(10, 20)', biggerNN(10, 20)],
-    ['mlp with tanh', mlp([20, 32, 32, 3], { activation: 'tanh' })],
-    ['mlp with dropout (same mask)', mlp([20, 64, 64, 2], { dropout: 0.3 })],
-    ['mlp with gelu', mlp([20, 16, 2], { activation: 'gelu' })],
-    ['mlp with elu', mlp([20, 16, 2], { activation: 'elu' })],
-    ['mlp with sigmoid and dropout', mlp([20, 16, 2], { activation: 'sigmoid', dropout: 0.2 })],
+    ['mlp with tanh', dense([20, 32, 32, 3], { activation: 'tanh' })],
+    ['mlp with dropout (same mask)', dense([20, 64, 64, 2], { dropout: 0.3 })],
+    ['mlp with gelu', dense([20, 16, 2], { activation: 'gelu' })],
+    ['mlp with elu', dense([20, 16, 2], { activation: 'elu' })],
+    ['mlp with sigmoid and dropout', dense([20, 16, 2], { activation: 'sigmoid', dropout: 0.2 })],
   ];
   test.each(specs)('%s', (_name, spec) => {
     const a = grads(spec, 'explicit', { dropoutSeed: 99 });
@@ -36,7 +36,7 @@ describe('explicit backward equals autodiff (1e-5 relative)', () => {
   });
 
   test('dropout seeds change the gradient; outputOffset and gradScale apply on both paths', () => {
-    const spec = mlp([20, 64, 2], { dropout: 0.5 });
+    const spec = dense([20, 64, 2], { dropout: 0.5 });
     expect(relDiff(grads(spec, 'explicit', { dropoutSeed: 1 }).grad, grads(spec, 'explicit', { dropoutSeed: 2 }).grad)).toBeGreaterThan(1e-2);
     const plain = grads(spec, 'explicit', { dropoutSeed: 1 });
     const shifted = grads(spec, 'explicit', { dropoutSeed: 1, offset: true });

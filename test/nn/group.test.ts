@@ -3,7 +3,7 @@
 import { tf, useBackend } from '../../src/util/tf';
 import { deriveSeed } from '../../src/util/rng';
 import { PushInputError } from '../../src/util/errors';
-import { Batch, Network, ParticleGroup, biggerNN, compileModel, createOptimizer, lenet, lossAndGrad, mlp, parseLoss } from '../../src/nn';
+import { Batch, Network, ParticleGroup, biggerNN, compileModel, createOptimizer, lenet, lossAndGrad, dense, parseLoss } from '../../src/nn';
 import { maxAbsDiff, normalTensor, relDiff, values } from './helpers';
 
 afterAll(() => useBackend('wasm'));
@@ -51,7 +51,7 @@ describe.each(['wasm', 'cpu'] as const)('group step equals stepping each particl
   });
 
   test('mlp with dropout, one batch per particle, default per-row dropout seeds', () => {
-    const net = compileModel(mlp([6, 32, 32, 2], { dropout: 0.3 }));
+    const net = compileModel(dense([6, 32, 32, 2], { dropout: 0.3 }));
     const group = new ParticleGroup(net, { optimizer: { type: 'adam', lr: 0.02 }, seed: 2 });
     for (let p = 0; p < 2; p++) group.add();
     const start = group.params.slice();
@@ -70,7 +70,7 @@ describe.each(['cpu', 'wasm'] as const)('batched matMul path, forced on (%s)', (
   beforeAll(() => useBackend(backend));
 
   test('equals the per-particle loop: shared and per-particle batches, dropout, output offsets', () => {
-    const net = compileModel(mlp([5, 16, 16, 3], { activation: 'tanh', dropout: 0.2 }));
+    const net = compileModel(dense([5, 16, 16, 3], { activation: 'tanh', dropout: 0.2 }));
     const make = (batchedMatmul: boolean) => {
       const g = new ParticleGroup(net, { optimizer: { type: 'adamw', lr: 0.01 }, seed: 9, batchedMatmul });
       for (let p = 0; p < 3; p++) g.add();
@@ -103,7 +103,7 @@ describe.each(['cpu', 'wasm'] as const)('batched matMul path, forced on (%s)', (
 
 describe('group bookkeeping (wasm)', () => {
   beforeAll(() => useBackend('wasm'));
-  const net = compileModel(mlp([4, 8, 1]));
+  const net = compileModel(dense([4, 8, 1]));
 
   test('add grows past capacity, initialises from the row seed, remove compacts rows and state', () => {
     const group = new ParticleGroup(net, { optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9 }, initialCapacity: 1, seed: 3 });
@@ -156,7 +156,7 @@ describe('group bookkeeping (wasm)', () => {
   });
 
   test('predict: [P, B, out], equal to network.forward; MC dropout masks follow the seeds', () => {
-    const dnet = compileModel(mlp([4, 32, 2], { dropout: 0.5 }));
+    const dnet = compileModel(dense([4, 32, 2], { dropout: 0.5 }));
     const group = new ParticleGroup(dnet, { seed: 8 });
     group.add();
     group.add();
@@ -193,7 +193,7 @@ describe('no tensor leaks (wasm)', () => {
   beforeAll(() => useBackend('wasm'));
 
   test('20 group steps, grads, updates and predictions leave tf.memory().numTensors unchanged', () => {
-    const net = compileModel(mlp([20, 32, 32, 1], { dropout: 0.1 }));
+    const net = compileModel(dense([20, 32, 32, 1], { dropout: 0.1 }));
     const group = new ParticleGroup(net, { seed: 1 });
     for (let p = 0; p < 4; p++) group.add();
     const batches = makeBatches(net, 4, 32, 7);

@@ -1,6 +1,6 @@
 // Compiled networks: initialisation, materialize, forward (dense and conv), dropout.
 import { tf, useBackend } from '../../src/util/tf';
-import { compileModel, dropoutMask, lenet, mlp, sequential } from '../../src/nn';
+import { compileModel, dropoutMask, lenet, dense, sequential } from '../../src/nn';
 import { maxAbsDiff, normalTensor, relDiff, values } from './helpers';
 
 beforeAll(() => useBackend('wasm'));
@@ -19,7 +19,7 @@ describe('initParams', () => {
   });
 
   test('same seed, same row; different seed, different row; out buffer is filled in place', () => {
-    const net = compileModel(mlp([5, 7, 1]));
+    const net = compileModel(dense([5, 7, 1]));
     const a = net.initParams(3);
     const out = new Float32Array(net.numParams);
     expect(net.initParams(3, out)).toBe(out);
@@ -31,7 +31,7 @@ describe('initParams', () => {
 
 describe('forward', () => {
   test('a tiny mlp equals the same computation written out in JS', () => {
-    const net = compileModel(mlp([2, 3, 1], { activation: 'tanh' }));
+    const net = compileModel(dense([2, 3, 1], { activation: 'tanh' }));
     const row = net.initParams(5);
     const xData = [0.5, -1, 2, 0.25];
     const x = tf.tensor2d(xData, [2, 2]);
@@ -77,7 +77,7 @@ describe('forward', () => {
   });
 
   test('wrong input width is a one-line PushInputError', () => {
-    const net = compileModel(mlp([4, 2]));
+    const net = compileModel(dense([4, 2]));
     const params = net.materialize(net.initParams(0));
     const x = tf.zeros([2, 5]);
     expect(() => net.forward(params, x)).toThrow(/input shape \[2, 5\]: expected \[batch, 4\]/);
@@ -86,7 +86,7 @@ describe('forward', () => {
 });
 
 describe('dropout', () => {
-  const net = compileModel(mlp([10, 200, 1], { dropout: 0.5 }));
+  const net = compileModel(dense([10, 200, 1], { dropout: 0.5 }));
   const row = net.initParams(1);
 
   test('off at prediction, deterministic per seed in training, different across seeds', () => {

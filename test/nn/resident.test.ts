@@ -5,7 +5,7 @@
 // writes sync correctly; no tensors leak.
 import { tf, useBackend } from '../../src/util/tf';
 import { PushInputError } from '../../src/util/errors';
-import { Batch, Network, ParticleGroup, biggerNN, compileModel, mlp, resolveResident, sequential } from '../../src/nn';
+import { Batch, Network, ParticleGroup, biggerNN, compileModel, dense, resolveResident, sequential } from '../../src/nn';
 import type { OptimizerInput } from '../../src/nn/optimizers';
 import { maxAbsDiff, normalTensor } from './helpers';
 
@@ -68,7 +68,7 @@ describe.each(['wasm', 'cpu'] as const)('resident equals host after 20 steps (%s
   });
 
   test('batched matMul forced on, with dropout, row subsets, ascent and gradient scale', () => {
-    const net = compileModel(mlp([6, 16, 16, 2], { dropout: 0.2 }));
+    const net = compileModel(dense([6, 16, 16, 2], { dropout: 0.2 }));
     const groups = pair(net, { type: 'adam', lr: 0.01 }, 3, { batchedMatmul: true });
     const [b] = makeBatches(net, 1, 24, 3);
     for (let s = 0; s < 20; s++) {
@@ -94,7 +94,7 @@ describe.each(['wasm', 'cpu'] as const)('resident equals host after 20 steps (%s
 
 describe('host sync points (wasm)', () => {
   beforeAll(() => useBackend('wasm'));
-  const net = compileModel(mlp([4, 8, 1]));
+  const net = compileModel(dense([4, 8, 1]));
 
   test('host writes (setParams, reinit, zero slots), applyUpdate, add and remove between steps keep both paths equal', () => {
     const groups = pair(net, { type: 'adam', lr: 0.02 }, 3);
@@ -156,7 +156,7 @@ describe.each(['wasm', 'cpu'] as const)('no tensor leaks in resident mode (%s)',
   beforeAll(() => useBackend(backend));
 
   test('numTensors stays flat across steps and returns to the start after dispose', () => {
-    const net = compileModel(mlp([5, 12, 1], { dropout: 0.1 }));
+    const net = compileModel(dense([5, 12, 1], { dropout: 0.1 }));
     const [b] = makeBatches(net, 1, 16, 2);
     const start = tf.memory().numTensors;
     const g = new ParticleGroup(net, { optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9 }, resident: true, seed: 1 });

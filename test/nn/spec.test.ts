@@ -1,6 +1,6 @@
 // Model specs: builders, parameter counts and layouts, validation errors.
 import { PushInputError } from '../../src/util/errors';
-import { biggerNN, compileModel, lenet, mlp, sequential, validateSpec } from '../../src/nn';
+import { biggerNN, compileModel, lenet, dense, mlp, resolveMlp, sequential, validateSpec } from '../../src/nn';
 
 describe('model spec builders', () => {
   test('biggerNN(10, 20) is the Push tutorial BiggerNN: 8,421 parameters, no activation between blocks', () => {
@@ -17,7 +17,7 @@ describe('model spec builders', () => {
   });
 
   test('layout: each dense layer is weight [in, out] then bias [out], one contiguous (in+1) x out block', () => {
-    const net = compileModel(mlp([3, 5, 2]));
+    const net = compileModel(dense([3, 5, 2]));
     expect(net.layout).toEqual([
       { layer: 0, kind: 'weight', shape: [3, 5], offset: 0, size: 15 },
       { layer: 0, kind: 'bias', shape: [5], offset: 15, size: 5 },
@@ -28,7 +28,7 @@ describe('model spec builders', () => {
   });
 
   test('mlp puts the activation and dropout after hidden layers only', () => {
-    const spec = mlp([4, 8, 8, 3], { activation: 'tanh', dropout: 0.25 });
+    const spec = dense([4, 8, 8, 3], { activation: 'tanh', dropout: 0.25 });
     expect(spec.layers.map((l) => l.type)).toEqual(['dense', 'tanh', 'dropout', 'dense', 'tanh', 'dropout', 'dense']);
     const net = compileModel(spec);
     expect(net.hasDropout).toBe(true);
@@ -80,10 +80,23 @@ describe('validateSpec', () => {
     expect((caught as Error).message).not.toContain('\n');
   });
 
+  test('mlp takes hidden widths, as the CLI\'s mlp:H1,H2; sizes come from the data or from {inputs, outputs}', () => {
+    const t = mlp([32, 32]);
+    expect(t).toEqual({ format: 'push-ens/mlp', hidden: [32, 32], activation: 'relu', dropout: 0 });
+    expect(resolveMlp(t, { inputShape: [784], outputSize: 10 })).toEqual(dense([784, 32, 32, 10]));
+    expect(mlp([32, 32], { inputs: 784, outputs: 10 })).toEqual(dense([784, 32, 32, 10]));
+    const img = mlp([8], { inputs: [28, 28, 1], outputs: 10 });
+    expect(img.layers.map((l) => l.type)).toEqual(['flatten', 'dense', 'relu', 'dense']);
+    // Without sizes it cannot be compiled directly: the error says how to give them.
+    expect(() => compileModel(mlp([8]) as never)).toThrow(/mlp\(\[8\]\) has no input and output sizes.*training function.*\{ inputs, outputs \}/);
+    expect(() => mlp([8], { inputs: 3 } as never)).toThrow(/needs both inputs and outputs/);
+    expect(() => mlp([8, 0])).toThrow(/mlp hidden width #2 0: expected a positive integer/);
+  });
+
   test('builders validate their arguments', () => {
     expect(() => biggerNN(2, 0)).toThrow(PushInputError);
-    expect(() => mlp([3])).toThrow(/at least 2 entries/);
-    expect(() => mlp([3, 2], { activation: 'swish' as never })).toThrow(/activation "swish"/);
+    expect(() => dense([3])).toThrow(/at least 2 entries/);
+    expect(() => dense([3, 2], { activation: 'swish' as never })).toThrow(/activation "swish"/);
     expect(() => sequential([2], [{ type: 'dense', units: 1 }])).not.toThrow();
   });
 });

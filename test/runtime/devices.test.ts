@@ -56,4 +56,13 @@ describe('worker plans', () => {
     expect(() => checkNativePackages(plans, () => '@tensorflow/tfjs-node')).toThrow(/tfjs-node-gpu/);
     expect(() => checkNativePackages(plans, (gpu) => (gpu ? '@tensorflow/tfjs-node-gpu' : null))).not.toThrow();
   });
+
+  test('the missing-GPU-package error says whether a GPU is visible, the CUDA/cuDNN versions and the CPU devices that run now', () => {
+    const plans = ['cuda:0', 'cuda:1'].map((d) => planWorker(parseDevice(d)));
+    const noGpu = () => checkNativePackages(plans, () => '@tensorflow/tfjs-node', () => []);
+    expect(noGpu).toThrow(/no NVIDIA GPU is visible here.*--devices cpu:0,cpu:1.*@tensorflow\/tfjs-node-gpu@4\.22\.0` \(needs CUDA 11\.2 and cuDNN 8\.1/);
+    // The CPU-only package is not offered as the fix for cuda:N.
+    expect(noGpu).not.toThrow(/npm install @tensorflow\/tfjs-node@/);
+    expect(() => checkNativePackages(plans, () => null, () => ['GPU 0: A100', 'GPU 1: A100'])).toThrow(/2 NVIDIA GPU\(s\) are visible here/);
+  });
 });

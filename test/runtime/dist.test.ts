@@ -141,7 +141,7 @@ describe('worker death', () => {
 describe('create-time errors', () => {
   test('cuda:0 without tfjs-node-gpu fails with an install hint before any worker starts', async () => {
     await expect(PushDist.create({ devices: 'cpu:0,cuda:0', model: SMALL_MODEL })).rejects.toThrow(
-      /cuda:0 needs @tensorflow\/tfjs-node-gpu, which is not installed: install it with `npm install @tensorflow\/tfjs-node-gpu@4\.22\.0`/,
+      /cuda:0 needs @tensorflow\/tfjs-node-gpu, which is not installed, and .* visible here: to run now on the CPU use --devices cpu:0,cpu:1; for CUDA install `npm install @tensorflow\/tfjs-node-gpu@4\.22\.0`/,
     );
     await expect(PushDist.create({ devices: 'cpu:0', backend: 'tensorflow', model: SMALL_MODEL })).rejects.toThrow(/needs @tensorflow\/tfjs-node/);
   });

@@ -1,10 +1,10 @@
 // `push-ens devices`: the devices and backends available on this machine, and
 // what is missing for the native (libtensorflow) and CUDA backends.
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command } from 'commander';
 import type * as Tf from '../../util/tf';
+import { TFJS_NODE_GPU_INSTALL } from '../../util/backends';
+import { listGpus } from '../../util/gpus';
 import { OutputMode, emitResult, formatTable } from '../output';
 
 export interface BackendReport {
@@ -74,7 +74,7 @@ export async function collectDevices(): Promise<DevicesReport> {
   );
   const gpus = listGpus();
   const missing: string[] = [];
-  if (!gpuPkg) missing.push(`@tensorflow/tfjs-node-gpu is not installed: ${TFJS_NODE_INSTALL_HINT}`);
+  if (!gpuPkg) missing.push(`@tensorflow/tfjs-node-gpu is not installed: install ${TFJS_NODE_GPU_INSTALL}`);
   if (gpus.length === 0) missing.push('no NVIDIA GPU found (nvidia-smi is missing or lists no GPU; CUDA 11.2 and cuDNN 8.1 drivers are needed)');
   return {
     cpus,
@@ -90,19 +90,6 @@ function resolvesGpuPackage(): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** GPU names from nvidia-smi -L, or none. */
-function listGpus(): string[] {
-  try {
-    const out = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
-    return out
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => /^GPU \d+/.test(l));
-  } catch {
-    return fs.existsSync('/proc/driver/nvidia/gpus') ? fs.readdirSync('/proc/driver/nvidia/gpus').map((g) => `GPU at ${g}`) : [];
   }
 }
 

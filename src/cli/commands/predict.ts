@@ -33,7 +33,7 @@ export function registerPredict(program: Command, modeOf: ModeOf): void {
     .description(
       "Predict with a checkpoint's particles and reduce them to the Bayesian model average's modes. " +
         'Regression modes: mean, median, min, max, std, pred (each member; gaussian-nll models also ' +
-        'variance, aleatoric, epistemic). Classification modes: mean_prob, mode, std, entropy, ' +
+        'variance, aleatoric_var, epistemic_var: variances; std is the sqrt of variance). Classification modes: mean_prob, mode, std, entropy, ' +
         'expected_entropy, mutual_info, prob, logits. Values are in the data\'s original units. ' +
         'A csv: data spec is read as inputs (every row; the training input columns, others ignored); ' +
         'other specs give their held-out split unless --split says otherwise.',
@@ -50,6 +50,7 @@ export function registerPredict(program: Command, modeOf: ModeOf): void {
 export async function runPredict(flags: PredictFlags, mode: OutputMode): Promise<void> {
   const log = new Log(mode);
   const info = engine().readCheckpointInfo('--checkpoint', flags.checkpoint!);
+  if (flags.modes !== undefined) engine().checkRenamedModes(flags.modes);
   const modes = flags.modes !== undefined ? parseNameList('--modes', flags.modes, engine().validModesFor(info), 'modes') : defaultModes(info);
   const split: SplitName | undefined = flags.split !== undefined ? parseChoice('--split', flags.split, SPLITS) : undefined;
   const format = flags.out !== undefined ? outputFormat('--out', flags.out, ['csv', 'json']) : mode.json ? 'json' : 'csv';

@@ -10,7 +10,7 @@ import type { ModelSpec } from '../../nn/spec';
 import { DEFAULT_TEST_FRACTION, describeDataSpecs } from '../../data/specs';
 import { parseOptimizerConfig, OptimizerConfig } from '../../nn/optimizers';
 import { parseSchedulerConfig, SchedulerConfig } from '../../nn/schedulers';
-import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice, prestartDeviceThreads, releasePrestartedThreads } from '../common';
+import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice, deviceWarnings, prestartDeviceThreads, releasePrestartedThreads } from '../common';
 import { Log, OutputMode, emitResult, fmt, fmtInt, fmtSeconds, formatTable } from '../output';
 import {
   ALGORITHMS,
@@ -380,6 +380,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   const model = resumedModel ? { text: plan.model, spec: resumedModel } : resolveModelSpec(plan.model, { inputShape: inputShapeOf(train), outputSize });
   const batchSize = checkBatchSize(plan.batchSize, train, plan.batchSizeExplicit);
   const devices: DeviceChoice = await resolveDevices(flags, stored?.devices);
+  for (const warning of deviceWarnings(devices.devices, plan.particles)) log.warn(warning);
   prestartDeviceThreads(devices);
 
   const storedData: StoredData = {

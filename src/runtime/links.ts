@@ -18,6 +18,8 @@ export interface DeviceLink {
   onDeath(cb: (reason: string) => void): void;
   /** Ends the worker; resolves once it is gone (forcibly after graceMs). */
   close(graceMs?: number): Promise<void>;
+  /** Whether the worker keeps this process alive: while a request is pending, and not while it is idle. */
+  hold(busy: boolean): void;
   /** OS process id for process links. */
   readonly pid?: number;
 }
@@ -52,7 +54,8 @@ export class ThreadLink extends BaseLink implements DeviceLink {
   readonly kind = 'thread' as const;
   private readonly pool: Piscina;
   private readonly port: MessagePort;
-  private readonly task: Promise<unknown>;
+  /** Settles when the device closed its end of the port: it finished (after close) or its thread is gone. */
+  private readonly portClosed: Promise<void>;
 
   constructor(env: Record<string, string> = {}) {
     super();
@@ -60,12 +63,10 @@ export class ThreadLink extends BaseLink implements DeviceLink {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     port1.on('message', (data: Uint8Array) => this.frameCb(data));
+    this.portClosed = new Promise((resolve) => port1.once('close', resolve));
     port1.on('close', () => this.died('its thread exited'));
-    this.task = this.pool.run({ port: port2 }, { transferList: [port2] as never });
-    this.task.then(
-      () => this.died('its thread ended its task'),
-      (err: unknown) => this.died(`its thread died: ${err instanceof Error ? err.message : String(err)}`),
-    );
+    // The task returns once the device is wired to port2; only its failure means anything.
+    this.pool.run({ port: port2 }, { transferList: [port2] as never }).catch((err: unknown) => this.died(`its thread died: ${err instanceof Error ? err.message : String(err)}`));
     this.pool.on('error', (err: unknown) => this.died(`its thread failed: ${err instanceof Error ? err.message : String(err)}`));
   }
 
@@ -75,13 +76,14 @@ export class ThreadLink extends BaseLink implements DeviceLink {
     this.port.postMessage(out, [out.buffer as ArrayBuffer]);
   }
 
+  hold(busy: boolean): void {
+    if (busy) this.port.ref();
+    else this.port.unref();
+  }
+
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;
-    const settled = this.task.then(
-      () => undefined,
-      () => undefined,
-    );
-    await Promise.race([settled, sleep(graceMs)]);
+    await Promise.race([this.portClosed, sleep(graceMs)]);
     this.port.close();
     await this.pool.destroy().catch(() => undefined);
   }
@@ -95,6 +97,8 @@ function deviceThreadPool(env: Record<string, string>): Piscina {
     maxThreads: 1,
     concurrentTasksPerWorker: 1,
     idleTimeout: Number.MAX_SAFE_INTEGER,
+    // The thread serves its port between piscina tasks: it must not block in Atomics.wait.
+    atomics: 'disabled',
     env: { ...process.env, ...env },
   });
 }
@@ -167,6 +171,16 @@ export class ProcessLink extends BaseLink implements DeviceLink {
 
   send(frame: Uint8Array, onWritten?: () => void): void {
     if (!this.socket.destroyed) writeFrame(this.socket, frame, onWritten);
+  }
+
+  hold(busy: boolean): void {
+    if (busy) {
+      this.child.ref();
+      this.socket.ref();
+    } else {
+      this.child.unref();
+      this.socket.unref();
+    }
   }
 
   async close(graceMs = 2000): Promise<void> {

@@ -83,6 +83,7 @@ export class ThreadLink extends BaseLink implements DeviceLink {
 
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;
+    this.hold(true); // the wait for the thread to end must keep the process alive
     await Promise.race([this.portClosed, sleep(graceMs)]);
     this.port.close();
     await this.pool.destroy().catch(() => undefined);
@@ -185,6 +186,7 @@ export class ProcessLink extends BaseLink implements DeviceLink {
 
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;
+    this.hold(true); // the wait for the process to end must keep this one alive
     if (this.child.exitCode === null && this.child.signalCode === null) {
       const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
       await this.exited;

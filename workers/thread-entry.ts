@@ -1,9 +1,12 @@
-// Entry point of a device worker thread, run by piscina: one long task that
-// owns the device until the coordinator closes it.
+// Entry point of a device worker thread, run by piscina. The task only wires the
+// device to its port and returns: the port's listener keeps the thread serving
+// until the coordinator closes it, and piscina, whose own port keeps the
+// coordinator's process alive while a task runs, sees an idle thread (so an idle
+// device does not stop a script from ending; see DeviceLink.hold).
 import type { MessagePort } from 'node:worker_threads';
 import { PortEndpoint } from '../src/runtime/endpoint';
 import { DeviceWorker } from '../src/runtime/device-worker';
 
-export default async function serveDevice({ port }: { port: MessagePort }): Promise<void> {
-  await new DeviceWorker(new PortEndpoint(port)).run();
+export default function serveDevice({ port }: { port: MessagePort }): void {
+  void new DeviceWorker(new PortEndpoint(port)).run();
 }

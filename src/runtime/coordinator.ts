@@ -81,7 +81,8 @@ export interface WorkerEvent {
 
 export class PushDist implements AsyncDisposable {
   private readonly slots: DeviceSlot[];
-  private readonly pending = new PendingReplies('c');
+  /** While nothing is pending, idle workers do not keep the process alive (a script that forgets close() still ends). */
+  private readonly pending = new PendingReplies('c', (busy) => this.slots?.forEach((s) => s.link.hold(busy)));
   /** Requests between workers in flight through the coordinator: id -> origin device. */
   private readonly relayed = new Map<string, { from: number; to: number }>();
   private readonly pidDevice: number[] = [];
@@ -109,6 +110,7 @@ export class PushDist implements AsyncDisposable {
     const link = slot.plan.transport === 'thread' ? new ThreadLink(slot.plan.env) : new ProcessLink(slot.plan.env, this.relayPool);
     slot.link = link;
     slot.dead = undefined;
+    link.hold(this.pending.size > 0);
     link.onFrame((f) => this.onWorkerFrame(slot, f));
     link.onDeath((reason) => this.onWorkerDeath(slot, reason));
   }

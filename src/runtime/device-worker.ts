@@ -2,7 +2,7 @@
 // particles, runs handlers on them, answers control messages, and talks to
 // other devices through the coordinator.
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PushInputError } from '../util/errors';
 import { BackendName, tf, useBackend } from '../util/tf';
 import type { WorkerEndpoint } from './endpoint';
@@ -224,7 +224,7 @@ export class DeviceWorker implements ParticleHost {
     // Built-in handlers first, so user modules may override them.
     const builtin = pathToFileURL(path.join(__dirname, 'training-handlers.js')).href;
     for (const url of [builtin, ...args.handlers]) {
-      const mod = (await import(url)) as Record<string, unknown>;
+      const mod = await importHandlers(url);
       for (const [name, fn] of Object.entries(mod)) {
         if (typeof fn === 'function') this.handlers.set(name, fn as Handler);
       }
@@ -236,6 +236,23 @@ export class DeviceWorker implements ParticleHost {
     }
     this.storeImpl = new ParticleStore(args.model, args.cacheSize, this, { resident: args.resident });
     return { backend: tf.getBackend() };
+  }
+}
+
+/** Imports a handler module; ESM syntax in a file Node reads as CommonJS gets an error that says what to change. */
+async function importHandlers(url: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof SyntaxError && /Unexpected token 'export'|Cannot use import statement outside a module/.test(message)) {
+      const file = url.startsWith('file:') ? path.basename(fileURLToPath(url)) : url;
+      const mjs = `${file.replace(/\.c?js$/, '')}.mjs`;
+      throw new PushInputError(
+        `handlers module ${file} uses ESM \`export\`/\`import\` but its package is CommonJS: rename it to ${mjs} or add "type": "module" to its package.json, or use module.exports and require()`,
+      );
+    }
+    throw err;
   }
 }
 

@@ -25,6 +25,8 @@ export interface DeviceLink {
    * stopped answering. close() afterwards only waits for it to be gone.
    */
   kill(): void;
+  /** Whether the worker keeps this process alive: while a request is pending, and not while it is idle. */
+  hold(busy: boolean): void;
   /** OS process id for process links. */
   readonly pid?: number;
 }
@@ -59,7 +61,8 @@ export class ThreadLink extends BaseLink implements DeviceLink {
   readonly kind = 'thread' as const;
   private readonly pool: Piscina;
   private readonly port: MessagePort;
-  private readonly task: Promise<unknown>;
+  /** Settles when the device closed its end of the port: it finished (after close) or its thread is gone. */
+  private readonly portClosed: Promise<void>;
 
   constructor(env: Record<string, string> = {}) {
     super();
@@ -67,12 +70,10 @@ export class ThreadLink extends BaseLink implements DeviceLink {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     port1.on('message', (data: Uint8Array) => this.frameCb(data));
+    this.portClosed = new Promise((resolve) => port1.once('close', resolve));
     port1.on('close', () => this.died('its thread exited'));
-    this.task = this.pool.run({ port: port2 }, { transferList: [port2] as never });
-    this.task.then(
-      () => this.died('its thread ended its task'),
-      (err: unknown) => this.died(`its thread died: ${err instanceof Error ? err.message : String(err)}`),
-    );
+    // The task returns once the device is wired to port2; only its failure means anything.
+    this.pool.run({ port: port2 }, { transferList: [port2] as never }).catch((err: unknown) => this.died(`its thread died: ${err instanceof Error ? err.message : String(err)}`));
     this.pool.on('error', (err: unknown) => this.died(`its thread failed: ${err instanceof Error ? err.message : String(err)}`));
   }
 
@@ -88,14 +89,16 @@ export class ThreadLink extends BaseLink implements DeviceLink {
     void this.pool.destroy().catch(() => undefined);
   }
 
+  hold(busy: boolean): void {
+    if (busy) this.port.ref();
+    else this.port.unref();
+  }
+
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;
     if (this.dead) graceMs = 0;
-    const settled = this.task.then(
-      () => undefined,
-      () => undefined,
-    );
-    await Promise.race([settled, sleep(graceMs)]);
+    this.hold(true); // the wait for the thread to end must keep the process alive
+    await Promise.race([this.portClosed, sleep(graceMs)]);
     this.port.close();
     await this.pool.destroy().catch(() => undefined);
   }
@@ -109,6 +112,8 @@ function deviceThreadPool(env: Record<string, string>): Piscina {
     maxThreads: 1,
     concurrentTasksPerWorker: 1,
     idleTimeout: Number.MAX_SAFE_INTEGER,
+    // The thread serves its port between piscina tasks: it must not block in Atomics.wait.
+    atomics: 'disabled',
     env: { ...process.env, ...env },
   });
 }
@@ -184,6 +189,16 @@ export class ProcessLink extends BaseLink implements DeviceLink {
     if (!this.socket.destroyed) writeFrame(this.socket, frame, onWritten);
   }
 
+  hold(busy: boolean): void {
+    if (busy) {
+      this.child.ref();
+      this.socket.ref();
+    } else {
+      this.child.unref();
+      this.socket.unref();
+    }
+  }
+
   private get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -196,6 +211,7 @@ export class ProcessLink extends BaseLink implements DeviceLink {
   /** Waits up to graceMs for the process to exit, then SIGKILLs it (which ends a stopped process too). */
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;
+    this.hold(true); // the wait for the process to end must keep this one alive
     if (this.running) {
       if (graceMs <= 0) this.child.kill('SIGKILL');
       const timer = graceMs > 0 ? setTimeout(() => this.child.kill('SIGKILL'), graceMs) : undefined;

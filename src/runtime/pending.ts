@@ -13,7 +13,11 @@ export class PendingReplies {
   private readonly waiters = new Map<string, Waiter>();
   private counter = 0;
 
-  constructor(private readonly prefix: string) {}
+  /** `onBusy` hears when the first waiter arrives (true) and the last one leaves (false). */
+  constructor(
+    private readonly prefix: string,
+    private readonly onBusy: (busy: boolean) => void = () => {},
+  ) {}
 
   nextId(): string {
     return `${this.prefix}:${++this.counter}`;
@@ -33,20 +37,25 @@ export class PendingReplies {
       const w: Waiter = { resolve: resolve as (v: unknown) => void, reject, device };
       if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)) {
         w.timer = setTimeout(() => {
-          this.waiters.delete(id);
+          this.remove(id);
           const err = new PushTimeoutError(`${describe()} got no answer within ${timeoutMs} ms`);
           reject(err);
           onTimeout?.(err);
         }, timeoutMs);
       }
       this.waiters.set(id, w);
+      if (this.waiters.size === 1) this.onBusy(true);
     });
+  }
+
+  private remove(id: string): void {
+    if (this.waiters.delete(id) && this.waiters.size === 0) this.onBusy(false);
   }
 
   settle(id: string, ok: boolean, value: unknown): boolean {
     const w = this.waiters.get(id);
     if (!w) return false;
-    this.waiters.delete(id);
+    this.remove(id);
     if (w.timer) clearTimeout(w.timer);
     if (ok) w.resolve(value);
     else w.reject(value as Error);

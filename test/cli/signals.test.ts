@@ -58,7 +58,7 @@ test('SIGINT during a long first epoch: "stopping after this step" at once, then
   let stderr = '';
   let sentAt = 0;
   let stoppingAt = 0;
-  const r = await runCli(['train', '--data', 'mnist:3000,10', '--model', 'lenet', '--particles', '1', '--epochs', '5', '--out', dir], {
+  const r = await runCli(['train', '--data', 'mnist:6000,10', '--model', 'lenet', '--particles', '1', '--epochs', '5', '--out', dir], {
     onSpawn: (p) => (pid = p),
     onStderr: (d) => {
       stderr += d;

@@ -71,6 +71,35 @@ test('timeoutMs: a worker that stops answering fails the run with PushTimeoutErr
   }
 });
 
+/**
+ * Trains `opts` uninterrupted (or `run.reference`) and, at the same time, on process workers with
+ * restartWorkers 1 and checkpoints every `run.every` epochs, SIGKILLing `run.device`'s worker once
+ * right after epoch `run.killAt`.
+ */
+async function referenceAndRecovered(opts: EnsembleOptions, run: { dir: string; every: number; killAt: number; device?: string; reference?: EnsembleOptions }) {
+  const epochs: number[] = [];
+  const restarts: WorkerRestartReport[] = [];
+  let killed = false;
+  const [reference, recovered] = await Promise.all([
+    trainDeepEnsemble(run.reference ?? opts).then(paramsOf),
+    trainDeepEnsemble({
+      ...opts,
+      isolation: 'process',
+      checkpoint: { dir: run.dir, every: run.every },
+      restartWorkers: 1,
+      onWorkerRestart: (r) => void restarts.push(r),
+      onEpoch: ({ epoch, posterior }: EpochReport) => {
+        epochs.push(epoch);
+        if (epoch === run.killAt && !killed) {
+          killed = true;
+          process.kill(workerPid(posterior, run.device ?? 'cpu:1'), 'SIGKILL');
+        }
+      },
+    }).then(paramsOf),
+  ]);
+  return { reference, recovered, epochs, restarts };
+}
+
 describe('restartWorkers', () => {
   const ensemble: EnsembleOptions = {
     model: MODEL,
@@ -86,27 +115,8 @@ describe('restartWorkers', () => {
 
   test('a killed worker process is restarted, every particle goes back to the last checkpoint, and the result equals an uninterrupted run', async () => {
     const { dir, cleanup } = tempDir('restart');
-    const epochs: number[] = [];
-    const restarts: WorkerRestartReport[] = [];
-    let killed = false;
     try {
-      const [reference, recovered] = await Promise.all([
-        trainDeepEnsemble(ensemble).then(paramsOf),
-        trainDeepEnsemble({
-          ...ensemble,
-          isolation: 'process',
-          checkpoint: { dir, every: 2 },
-          restartWorkers: 1,
-          onWorkerRestart: (r) => void restarts.push(r),
-          onEpoch: ({ epoch, posterior }: EpochReport) => {
-            epochs.push(epoch);
-            if (epoch === 3 && !killed) {
-              killed = true;
-              process.kill(workerPid(posterior, 'cpu:1'), 'SIGKILL');
-            }
-          },
-        }).then(paramsOf),
-      ]);
+      const { reference, recovered, epochs, restarts } = await referenceAndRecovered(ensemble, { dir, every: 2, killAt: 3 });
       expect(restarts).toEqual([{ device: 'cpu:1', reason: 'its process was killed by SIGKILL', particles: [1, 3], epoch: 2, restart: 1 }]);
       expect(epochs).toEqual([1, 2, 3, 3, 4, 5, 6]); // epoch 4 was lost with the worker; 3 and 4 were redone from the checkpoint
       expect(recovered).toEqual(reference);
@@ -176,27 +186,9 @@ describe('restartWorkers', () => {
   describe('a worker killed right after the last epoch', () => {
     test('during the final evaluation: back to the last checkpoint, the last epochs redone, same result', async () => {
       const { dir, cleanup } = tempDir('restart-final-eval');
-      const epochs: number[] = [];
-      const restarts: WorkerRestartReport[] = [];
-      let killed = false;
       try {
-        const [reference, recovered] = await Promise.all([
-          trainDeepEnsemble(ensemble).then(paramsOf),
-          trainDeepEnsemble({
-            ...ensemble,
-            isolation: 'process',
-            checkpoint: { dir, every: 4 },
-            restartWorkers: 1,
-            onWorkerRestart: (r) => void restarts.push(r),
-            onEpoch: ({ epoch, posterior }: EpochReport) => {
-              epochs.push(epoch);
-              if (epoch === 6 && !killed) {
-                killed = true; // the next messages are the noise-variance estimate's, after the last epoch
-                process.kill(workerPid(posterior, 'cpu:1'), 'SIGKILL');
-              }
-            },
-          }).then(paramsOf),
-        ]);
+        // After epoch 6 the next messages are the noise-variance estimate's, after the last epoch.
+        const { reference, recovered, epochs, restarts } = await referenceAndRecovered(ensemble, { dir, every: 4, killAt: 6 });
         expect(restarts).toEqual([{ device: 'cpu:1', reason: 'its process was killed by SIGKILL', particles: [1, 3], epoch: 4, restart: 1 }]);
         expect(epochs).toEqual([1, 2, 3, 4, 5, 6, 5, 6]);
         expect(recovered).toEqual(reference);
@@ -211,25 +203,8 @@ describe('restartWorkers', () => {
       const opts = { ...ensemble, data: binary, loss: 'bce' as const };
       const { dir, cleanup } = tempDir('restart-final-save');
       const { dir: refDir, cleanup: refCleanup } = tempDir('restart-final-save-ref');
-      const epochs: number[] = [];
-      let killed = false;
       try {
-        const [reference, recovered] = await Promise.all([
-          trainDeepEnsemble({ ...opts, checkpoint: { dir: refDir, every: 4 } }).then(paramsOf),
-          trainDeepEnsemble({
-            ...opts,
-            isolation: 'process',
-            checkpoint: { dir, every: 4 },
-            restartWorkers: 1,
-            onEpoch: ({ epoch, posterior }: EpochReport) => {
-              epochs.push(epoch);
-              if (epoch === 6 && !killed) {
-                killed = true;
-                process.kill(workerPid(posterior, 'cpu:0'), 'SIGKILL');
-              }
-            },
-          }).then(paramsOf),
-        ]);
+        const { reference, recovered, epochs } = await referenceAndRecovered(opts, { dir, every: 4, killAt: 6, device: 'cpu:0', reference: { ...opts, checkpoint: { dir: refDir, every: 4 } } });
         expect(epochs).toEqual([1, 2, 3, 4, 5, 6, 5, 6]);
         expect(recovered).toEqual(reference);
         expect(checkpointFiles(dir)).toEqual(checkpointFiles(refDir));

@@ -33,7 +33,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
 import { PushInputError, describeValue } from '../util/errors';
-import { openRegularFile, readRegularText } from '../util/safe-read';
+import { openRegularFile, readOpenFile, readRegularText } from '../util/safe-read';
 import { CheckpointIoError, LOCK_FILE, LOCK_TEMP, acquireCheckpointLock, errnoText, pidAlive, removeLockDebris } from './checkpoint-lock';
 
 export const CHECKPOINT_FORMAT = 'push-ens/checkpoint';
@@ -229,14 +229,8 @@ function readListedFile(target: string, dir: string, e: Listed): Uint8Array {
   try {
     if (size !== e.bytes) throw new PushInputError(`${what} has ${size} bytes, expected ${e.bytes}: the checkpoint is truncated or corrupt`);
     if (size > bufferConstants.MAX_LENGTH) throw new PushInputError(`${what} has ${size} bytes, more than this process can hold in one buffer`);
-    const buf = Buffer.allocUnsafeSlow(size);
-    let off = 0;
-    while (off < size) {
-      const n = fs.readSync(fd, buf, off, size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    if (off !== size) throw new PushInputError(`${what} has ${off} bytes, expected ${e.bytes}: the checkpoint is truncated or corrupt`);
+    const buf = readOpenFile(fd, size);
+    if (buf.byteLength !== size) throw new PushInputError(`${what} has ${buf.byteLength} bytes, expected ${e.bytes}: the checkpoint is truncated or corrupt`);
     if (sha256(buf) !== e.sha256) throw new PushInputError(`${what} does not match its sha256 in ${MANIFEST_FILE}: the checkpoint is corrupt`);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } finally {

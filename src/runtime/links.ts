@@ -104,7 +104,7 @@ export class ThreadLink extends BaseLink implements DeviceLink {
   }
 }
 
-/** One thread per device, one long-running task that owns the device, so a particle's state stays pinned to its thread. */
+/** One thread per device, serving the device's port after its one short task, so a particle's state stays pinned to its thread. */
 function deviceThreadPool(env: Record<string, string>): Piscina {
   return new Piscina({
     filename: workerScript('thread-entry'),

@@ -58,18 +58,25 @@ export function openRegularFile(file: string, opts: SafeReadOptions): { fd: numb
 export function readRegularFile(file: string, opts: SafeReadOptions): Buffer {
   const { fd, size } = openRegularFile(file, opts);
   try {
-    const buf = Buffer.allocUnsafe(size);
-    let off = 0;
-    // A file that shrinks while read ends early: the caller's size or hash check catches that.
-    while (off < size) {
-      const n = fs.readSync(fd, buf, off, size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return off === size ? buf : buf.subarray(0, off);
+    return readOpenFile(fd, size);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Up to `size` bytes from the start of an open file, in a buffer of its own (not a pooled slice).
+ * A file that shrinks while read gives fewer bytes: the caller's size or hash check catches that.
+ */
+export function readOpenFile(fd: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafeSlow(size);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off === size ? buf : buf.subarray(0, off);
 }
 
 /** A regular file's text (UTF-8), bounded as readRegularFile. */

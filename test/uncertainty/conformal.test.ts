@@ -38,6 +38,7 @@ describe('classification sets', () => {
     expect(Array.from(sets.member)).toEqual([1, 1, 0, 0, 0, 1, 0, 0, 1]);
     expect(Array.from(sets.size)).toEqual([2, 1, 1]);
     expect(setCoverage(sets, 3, [1, 0, 2])).toEqual({ coverage: 2 / 3, meanSize: 4 / 3 });
+    expect(() => conformalSets(model, new Float32Array(4), 3)).toThrow(/probs has length 4: expected 3 \(\[N = 1, C = 3\]\)/);
     // Too few examples for α: every class.
     expect(conformalSets(fitConformalClassifier(cal, 3, [0, 1, 2, 1], 0.1, 'lac'), new Float32Array([1, 0, 0]), 3).size[0]).toBe(3);
   });

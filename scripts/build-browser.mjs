@@ -6,6 +6,7 @@
 // (Node's module loader) is mapped to src/browser/tf.ts, and tfjs-layers models
 // (not exported) to a stub. Any Node built-in left in the graph fails the build.
 import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
 import { builtinModules } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,10 @@ export async function buildBrowser({ quiet = false } = {}) {
     plugins: [browserOnly],
     define: { 'process.env.NODE_ENV': '"production"' },
   });
+  // Every module the bundles resolved (the page bundle's graph holds the API's), for the test
+  // that keeps Node-only modules out.
+  const inputs = Object.keys(result.metafile.inputs).sort();
+  fs.writeFileSync(path.join(root, 'dist', 'browser', 'bundle-inputs.json'), JSON.stringify(inputs, null, 1));
   return Object.fromEntries(Object.entries(result.metafile.outputs).map(([file, o]) => [path.relative(root, file), o.bytes]));
 }
 

@@ -53,6 +53,11 @@ export class BrowserPosterior {
     return this.core.predict(x, opts);
   }
 
+  /** Tensors alive on the backend: flat across predictions unless something leaks. */
+  numTensors(): number {
+    return tf.memory().numTensors;
+  }
+
   /** Frees the weights on the backend. */
   dispose(): void {
     this.core.dispose();

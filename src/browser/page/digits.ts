@@ -4,7 +4,7 @@
 // page shows the BMA probability of every class, the predictive entropy and
 // the mutual information.
 import type { BrowserPosterior } from '../loader';
-import { fmt, html } from './chart';
+import { html } from './chart';
 
 const SIDE = 28;
 const CANVAS = 280;
@@ -43,10 +43,13 @@ export async function mountDigits(root: HTMLElement, posterior: BrowserPosterior
   };
   reset();
 
+  // data-drawn counts strokes, data-shown the strokes the bars show: equal once the page has caught up.
+  let drawn = 0;
   let ticket = 0;
   let scheduled = false;
   const update = async () => {
     scheduled = false;
+    const upTo = drawn;
     const input = modelInput(ctx);
     drawPreview(preview, input);
     const mine = ++ticket;
@@ -54,6 +57,7 @@ export async function mountDigits(root: HTMLElement, posterior: BrowserPosterior
       rows.forEach((r) => ((r.fill.style.width = '0'), (r.value.textContent = '–'), r.row.classList.remove('top')));
       entropyEl.textContent = miEl.textContent = '';
       verdict.textContent = 'Draw a digit in the black square.';
+      wrap.dataset.shown = String(upTo);
       return;
     }
     const p = await posterior.predict({ x: input, xShape: [1, ...m.inputShape] }, { modes: ['mean_prob', 'entropy', 'mutual_info'] });
@@ -63,14 +67,15 @@ export async function mountDigits(root: HTMLElement, posterior: BrowserPosterior
     for (let c = 1; c < C; c++) if (probs[c] > probs[top]) top = c;
     rows.forEach((r, c) => {
       r.fill.style.width = `${(100 * probs[c]).toFixed(1)}%`;
-      r.value.textContent = fmt(probs[c], 2);
+      r.value.textContent = probs[c] < 0.001 ? '<0.001' : probs[c].toFixed(3);
       r.row.classList.toggle('top', c === top);
     });
     const maxH = Math.log(C);
-    entropyEl.textContent = `predictive entropy ${fmt(p.entropy.data[0], 3)} nats (max ${fmt(maxH, 3)})`;
-    miEl.textContent = `mutual information ${fmt(p.mutual_info.data[0], 3)} nats (epistemic part)`;
-    verdict.textContent = `BMA: ${names[top]} with probability ${fmt(probs[top], 3)}`;
+    entropyEl.textContent = `predictive entropy ${p.entropy.data[0].toFixed(3)} nats (max ${maxH.toFixed(3)})`;
+    miEl.textContent = `mutual information ${p.mutual_info.data[0].toFixed(3)} nats (its epistemic part)`;
+    verdict.textContent = `BMA: ${names[top]} with probability ${probs[top].toFixed(3)}`;
     verdict.dataset.top = names[top];
+    wrap.dataset.shown = String(upTo);
   };
   const schedule = () => {
     if (scheduled) return;
@@ -85,6 +90,7 @@ export async function mountDigits(root: HTMLElement, posterior: BrowserPosterior
     return [((ev.clientX - r.left) * CANVAS) / r.width, ((ev.clientY - r.top) * CANVAS) / r.height];
   };
   const stroke = (from: [number, number], to: [number, number]) => {
+    wrap.dataset.drawn = String(++drawn);
     ctx.strokeStyle = '#fff';
     ctx.lineWidth = BRUSH;
     ctx.lineCap = 'round';
@@ -95,7 +101,11 @@ export async function mountDigits(root: HTMLElement, posterior: BrowserPosterior
     ctx.stroke();
   };
   canvas.addEventListener('pointerdown', (ev) => {
-    canvas.setPointerCapture?.(ev.pointerId);
+    try {
+      canvas.setPointerCapture(ev.pointerId); // keep the stroke when the pointer leaves the pad
+    } catch {
+      /* a synthetic pointer cannot be captured */
+    }
     last = at(ev);
     stroke(last, last);
     schedule();
@@ -114,6 +124,7 @@ export async function mountDigits(root: HTMLElement, posterior: BrowserPosterior
   canvas.addEventListener('pointercancel', end);
   clear.addEventListener('click', () => {
     reset();
+    wrap.dataset.drawn = String(++drawn);
     schedule();
   });
   await update();

@@ -74,6 +74,8 @@ export async function runExport(flags: ExportFlags, mode: OutputMode): Promise<v
   if (info.info.model.format !== 'push-ens/sequential') {
     throw new PushInputError(`--checkpoint ${show(flags.checkpoint)} holds a tfjs-layers model: export takes push-ens/sequential models (the browser bundle has no tfjs-layers)`);
   }
+  const earlier = fs.existsSync(path.join(flags.out!, MANIFEST_FILE));
+  if (earlier && !flags.force) throw new PushInputError(`--out ${show(flags.out)} already holds an export: pass --force to replace it`);
   const out = checkOutputPath('--out', flags.out!, { kind: 'dir', overwrite: !!flags.force, isOurs: (p) => fs.existsSync(path.join(p, MANIFEST_FILE)) });
   const bundle = path.join(BUNDLE_DIR, PAGE_BUNDLE);
   if (!fs.existsSync(bundle)) throw new Error(`the browser bundle ${bundle} is missing: run npm run build`);

@@ -65,7 +65,11 @@ export function serveFolder(dir: string, port: number): Promise<Served> {
       resolve({
         server,
         url: `http://127.0.0.1:${addr.port}/`,
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections(); // a browser's keep-alive connections would hold close() open
+          }),
       });
     });
   });

@@ -7,6 +7,7 @@
 // own pointer input, and each bad file must give a readable error.
 // Screenshots go to docs/img/ when PUSH_ENS_SCREENSHOTS=1.
 import { execFileSync, spawn } from 'node:child_process';
+import * as http from 'node:http';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -15,6 +16,7 @@ import { loadMnist } from '../../src/data/mnist';
 import { serveFolder, Served } from '../../src/cli/export/serve';
 import { pool, runCli, tempDir, CliResult } from '../cli/helpers';
 import { Browser, launchChromium, openPage, pixelVariance } from './chromium';
+import { parseDoc } from '../docs/doc-blocks';
 
 jest.setTimeout(240_000);
 
@@ -93,11 +95,18 @@ function compare(pageJson: string, node: Record<string, { data: Float32Array; sh
 
 const timings: string[] = [];
 
-async function screenshot(page: Page, file: string): Promise<number> {
-  const png = await page.screenshot({ fullPage: true });
-  if (SHOTS) fs.writeFileSync(path.join(SHOTS, file), png);
-  return pixelVariance(page, png);
+/** Pixel variance of a full-page screenshot; with PUSH_ENS_SCREENSHOTS=1 it goes to docs/img/`file` (without the ?x= JSON). */
+async function screenshot(page: Page, file?: string): Promise<number> {
+  const variance = await pixelVariance(page, await page.screenshot({ fullPage: true }));
+  if (SHOTS && file) {
+    await page.addStyleTag({ content: '#predictions { display: none; }' });
+    fs.writeFileSync(path.join(SHOTS, file), await page.screenshot({ fullPage: true }));
+  }
+  return variance;
 }
+
+/** The README's pictures: the MC dropout band is the one that shows most. */
+const README_SHOTS: Record<string, string> = { mcd: 'browser-regression.png', cls: 'browser-classification.png' };
 
 const GRID_X = [[-1.2], [-0.5], [0], [0.25], [0.5], [1], [1.8]];
 const MOONS_X = [[-1, 0.5], [0, 0], [0.5, 0.25], [1, -0.5], [2, 0.5], [3, 3]];
@@ -132,8 +141,7 @@ describe.each([
             return [before, p.numTensors()];
           }, x);
           expect(counts[1]).toBe(counts[0]);
-          const file = name === 'reg' ? 'browser-regression.png' : name === 'cls' ? 'browser-classification.png' : `browser-${name}.png`;
-          expect(await screenshot(page, file)).toBeGreaterThan(100);
+          expect(await screenshot(page, README_SHOTS[name])).toBeGreaterThan(100);
           if (name === 'cls') {
             await page.selectOption('#view', 'mi');
             expect(await screenshot(page, 'browser-classification-mi.png')).toBeGreaterThan(100);
@@ -324,6 +332,42 @@ function editManifest(dir: string, edit: (m: any) => void): void {
   edit(m);
   fs.writeFileSync(f, JSON.stringify(m));
 }
+
+test("README's browser example runs as written in Chromium and prints Node's numbers", async () => {
+  const block = parseDoc(path.join(REPO, 'README.md')).blocks.find((b) => b.kind === 'file' && b.name === 'browser-example.html');
+  expect(block).toBeDefined();
+  const web = (await exportAndServe('cls', ['--force', '--float16'])).out; // any two-moons export stands in for moons-web
+  // A site root as the README assumes it: the page, node_modules/push-ens and the export next to it.
+  const files: Record<string, string> = {
+    '/browser-example.html': '',
+    '/node_modules/push-ens/dist/browser/push-ens.js': path.join(REPO, 'dist', 'browser', 'push-ens.js'),
+  };
+  for (const f of fs.readdirSync(web)) files[`/moons-web/${f}`] = path.join(web, f);
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (!(url in files)) return void res.writeHead(404).end();
+    const body = url === '/browser-example.html' ? Buffer.from((block as { text: string }).text) : fs.readFileSync(files[url]);
+    res.writeHead(200, { 'content-type': types[path.extname(url)] ?? 'application/octet-stream' }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/browser-example.html`);
+    await page.waitForFunction(() => !/predicting/.test((globalThis as any).document.getElementById('out').textContent));
+    const text = (await page.locator('#out').textContent())!;
+    const m = /^(wasm|webgl|cpu): P\(class 1\) = ([\d.]+), ([\d.]+); mutual information = ([\d.]+), ([\d.]+) nats$/.exec(text);
+    expect(m).not.toBeNull();
+    // Three printed decimals; float16 weights move these by less than 1e-3 (see the float16 test).
+    const node = await nodePredict('cls', [[0.5, 0.25], [3, 3]], ['mean_prob', 'mutual_info']);
+    const want = [node.mean_prob.data[1], node.mean_prob.data[3], node.mutual_info.data[0], node.mutual_info.data[1]];
+    m!.slice(2).forEach((v, i) => expect(Math.abs(Number(v) - want[i])).toBeLessThan(2e-3));
+  } finally {
+    await page.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
 
 test('export refuses a checkpoint that fails its integrity check, with one line and nothing written', async () => {
   const bad = W('reg-corrupt');

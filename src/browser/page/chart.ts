@@ -132,7 +132,7 @@ export function colourBar(root: SVGElement, box: Box, stops: readonly Rgb[], lo:
   const defs = svg('defs', {}, root);
   const grad = svg('linearGradient', { id, x1: 0, y1: 1, x2: 0, y2: 0 }, defs);
   for (let i = 0; i <= 20; i++) svg('stop', { offset: `${i * 5}%`, 'stop-color': css(colour(stops, i / 20)) }, grad);
-  svg('rect', { x: box.left, y: box.top, width: box.width, height: box.height, fill: `url(#${id})`, class: 'frame' }, root);
+  svg('rect', { x: box.left, y: box.top, width: box.width, height: box.height, fill: `url(#${id})`, stroke: '#444' }, root);
   const y = linear([lo, hi], [box.top + box.height, box.top]);
   for (const t of ticks(lo, hi, 5)) {
     svg('line', { x1: box.left + box.width, x2: box.left + box.width + 4, y1: y(t), y2: y(t), class: 'tick' }, root);

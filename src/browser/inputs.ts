@@ -51,7 +51,7 @@ export function readBrowserInputs(input: BrowserInput, inputShape: readonly numb
     throw new PushInputError(`${what} has rows of shape [${shape.slice(1).join(', ')}] (${row} values) but the model takes inputs of shape [${inputShape.join(', ')}] (${size} values)`);
   }
   for (let i = 0; i < flat.length; i++) {
-    if (!Number.isFinite(flat[i])) throw new PushInputError(`${what} row ${Math.floor(i / size)} holds ${describeValue(flat[i])}: expected finite numbers`);
+    if (!Number.isFinite(flat[i])) throw new PushInputError(`${what} row ${Math.floor(i / size)} holds ${String(flat[i])}: expected finite numbers`);
   }
   return { x: flat, shape: [n, ...inputShape] };
 }

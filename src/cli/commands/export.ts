@@ -76,6 +76,9 @@ export async function runExport(flags: ExportFlags, mode: OutputMode): Promise<v
   }
   const earlier = fs.existsSync(path.join(flags.out!, MANIFEST_FILE));
   if (earlier && !flags.force) throw new PushInputError(`--out ${show(flags.out)} already holds an export: pass --force to replace it`);
+  if (!earlier && fs.statSync(flags.out!, { throwIfNoEntry: false })?.isDirectory() && fs.readdirSync(flags.out!).length > 0) {
+    throw new PushInputError(`--out ${show(flags.out)} exists and is not a push-ens export: expected a new or empty folder`);
+  }
   const out = checkOutputPath('--out', flags.out!, { kind: 'dir', overwrite: !!flags.force, isOurs: (p) => fs.existsSync(path.join(p, MANIFEST_FILE)) });
   const bundle = path.join(BUNDLE_DIR, PAGE_BUNDLE);
   if (!fs.existsSync(bundle)) throw new Error(`the browser bundle ${bundle} is missing: run npm run build`);

@@ -3,6 +3,7 @@
 // other devices through the coordinator.
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { endCompileCache } from '../util/compile-cache';
 import { PushInputError } from '../util/errors';
 import { BackendName, tf, useBackend } from '../util/tf';
 import type { WorkerEndpoint } from './endpoint';
@@ -228,6 +229,8 @@ export class DeviceWorker implements ParticleHost {
       }
     }
     await useBackend(args.backend as BackendName);
+    // Start-up's modules are loaded: user handler modules load through Node's own compile step.
+    endCompileCache();
     // Built-in handlers first, so user modules may override them.
     const builtin = pathToFileURL(path.join(__dirname, 'training-handlers.js')).href;
     for (const url of [builtin, ...args.handlers]) {

@@ -1,9 +1,8 @@
 // Explicit forward and backward pass for dense stacks (dense layers,
 // elementwise activations, dropout, flatten), for one particle or P stacked
 // particles at once. Per dense layer: 1 fused matMul forward; backward 1
-// transpose and 2 plain matMuls (weights, input), the bias gradient as column
-// sums on the host on wasm (a ones-row matMul elsewhere), plus 1-3 elementwise
-// ops for the activation. Why this shape:
+// transpose and 3 plain matMuls (weights, bias via a ones row, input) plus 1-3
+// elementwise ops for the activation. Why this shape:
 //   - per-op overhead dominates small nets, so kernels are called directly on
 //     rank-3 tensors, skipping the reshapes and customGrad wrapper that
 //     tf.matMul / tf.fused.matMul add around every call;
@@ -192,9 +191,7 @@ export function denseLossAndGrad(
       if (step.activation) d = activationGrad(step.activation, d, s.output);
       const inputT = s.input === batch.x ? batch.xT : tf.transpose(s.input!, [0, 2, 1]);
       writeGrad(bmm(inputT, d), gradRows, network.layout[step.param].offset);
-      const biasOffset = network.layout[step.param + 1].offset;
-      if (typeof gradRows !== 'function' && tf.getBackend() === 'wasm') writeColumnSums(d, gradRows, biasOffset);
-      else writeGrad(bmm(batch.ones, d), gradRows, biasOffset);
+      writeGrad(bmm(batch.ones, d), gradRows, network.layout[step.param + 1].offset);
       if (i > firstDense) d = bmm(d, params.transposed[step.param]!); // no input gradient below the first layer
     } else if (step.kind === 'activation') {
       d = activationGrad(step.name, d, s.output, s.pre);
@@ -221,27 +218,6 @@ function writeGrad(g: tf.Tensor, rows: Float32Array[] | GradSink, offset: number
   }
   const per = data.length / rows.length;
   for (let p = 0; p < rows.length; p++) rows[p].set(data.subarray(p * per, (p + 1) * per), offset);
-}
-
-/**
- * The bias gradient (d's column sums over the batch) of each particle, into its row at `offset`,
- * summed on the host from a view of wasm's heap: for small layers one kernel launch costs more
- * than the sum (BiggerNN: 21 of 127 kernels per particle-step). Same order of additions as the
- * ones-row matMul is not guaranteed, so values may differ from it in the last bits.
- */
-function writeColumnSums(d: tf.Tensor, rows: Float32Array[], offset: number): void {
-  const [P, B, n] = d.shape as [number, number, number];
-  const data = hostValues(d);
-  const sums = new Float64Array(n);
-  for (let p = 0; p < P; p++) {
-    sums.fill(0);
-    for (let b = 0; b < B; b++) {
-      const base = (p * B + b) * n;
-      for (let j = 0; j < n; j++) sums[j] += data[base + j];
-    }
-    const row = rows[p];
-    for (let j = 0; j < n; j++) row[offset + j] = sums[j];
-  }
 }
 
 function concatRows(parts: Float32Array[]): Float32Array {

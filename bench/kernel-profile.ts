@@ -5,14 +5,16 @@
 // each kernel's (name and input shapes) ms per particle-step and share.
 // tf.profile waits for every kernel, so its times add up to more than the
 // unprofiled step; the shares are what to read.
-// Run: npm run build && node dist/bench/kernel-profile.js seed|mlp|lenet [particles=8|1|2]
+// With --cpu-only: no tf.profile, 20 timed epochs, for a CPU profile of the
+// steps alone (node --cpu-prof dist/bench/kernel-profile.js seed 8 --cpu-only).
+// Run: npm run build && node dist/bench/kernel-profile.js seed|mlp|lenet [particles=8|1|2] [--cpu-only]
 import { tf, useBackend } from '../src/util/tf';
 import { Rng } from '../src/util/rng';
 import { Batch, ParticleGroup, biggerNN, compileModel, dense, lenet } from '../src/nn';
 
 const B = 128;
 
-export async function kernelProfile(model: 'seed' | 'mlp' | 'lenet', P: number, examples = 1280): Promise<void> {
+export async function kernelProfile(model: 'seed' | 'mlp' | 'lenet', P: number, cpuOnly = false, examples = 1280): Promise<void> {
   await useBackend('wasm');
   const spec = model === 'mlp' ? dense([784, 256, 256, 10]) : model === 'lenet' ? lenet() : biggerNN(10, 20);
   const shape = model === 'mlp' ? [784] : model === 'lenet' ? [28, 28, 1] : [20];
@@ -33,11 +35,18 @@ export async function kernelProfile(model: 'seed' | 'mlp' | 'lenet', P: number, 
   for (let i = 0; i < 3; i++) epoch(); // JIT and wasm tier-up
   const steps = batches.length * P;
   let cpuMs = Infinity;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < (cpuOnly ? 20 : 5); i++) {
     const t = process.cpuUsage();
     epoch();
     const u = process.cpuUsage(t);
     cpuMs = Math.min(cpuMs, (u.user + u.system) / 1e3);
+  }
+  if (cpuOnly) {
+    console.log(`${model}, ${P} particle(s), wasm, one device: ${(cpuMs / steps).toFixed(3)} CPU ms per particle-step (best of 20 epochs)`);
+    tf.dispose([x, y, ...batches.flatMap((b) => [b.x, b.y])]);
+    group.dispose();
+    net.dispose();
+    return;
   }
   const prof = await tf.profile(() => {
     epoch();
@@ -66,8 +75,9 @@ export async function kernelProfile(model: 'seed' | 'mlp' | 'lenet', P: number, 
 if (require.main === module) {
   const model = (process.argv[2] ?? 'seed') as 'seed' | 'mlp' | 'lenet';
   if (!['seed', 'mlp', 'lenet'].includes(model)) throw new Error(`model ${JSON.stringify(model)}: expected seed, mlp or lenet`);
-  const P = Number(process.argv[3] ?? (model === 'seed' ? 8 : model === 'mlp' ? 1 : 2));
-  kernelProfile(model, P).catch((err) => {
+  const count = process.argv[3] && !process.argv[3].startsWith('--') ? process.argv[3] : undefined;
+  const P = Number(count ?? (model === 'seed' ? 8 : model === 'mlp' ? 1 : 2));
+  kernelProfile(model, P, process.argv.includes('--cpu-only')).catch((err) => {
     console.error(err);
     process.exit(1);
   });

@@ -1,14 +1,16 @@
 // Handlers for bench/messaging: timed p.get loops, run inside device workers.
 import type { Particle } from '../src/runtime/particle';
 
-/** Fetches particle `to`'s parameters `reps` times; returns ms per round trip and bytes per fetch. */
-export async function timeGet(p: Particle, to: number, reps: number): Promise<{ msPerGet: number; bytes: number }> {
+/** Fetches particle `to`'s parameters `reps` times; returns ms per round trip, parameter bytes and all bytes (gradients too) per fetch. */
+export async function timeGet(p: Particle, to: number, reps: number): Promise<{ msPerGet: number; bytes: number; wireBytes: number }> {
   let bytes = 0;
+  let wireBytes = 0;
   await p.get(to); // warm-up
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) {
     const got = await p.get(to);
     bytes = got.params.byteLength;
+    wireBytes = bytes + got.grads.byteLength;
   }
-  return { msPerGet: (performance.now() - t0) / reps, bytes };
+  return { msPerGet: (performance.now() - t0) / reps, bytes, wireBytes };
 }

@@ -1,5 +1,8 @@
 // bench/messaging: round-trip time and throughput of p.get for 1 KB, 1 MB and
 // 40 MB parameter sets: same device, across threads, across processes.
+// mb_per_s counts the parameters (the issue's figure); wire_mb_per_s counts
+// what travels (parameters and gradients). Across processes, frames of 1 MiB
+// or more go through shared memory (src/runtime/stream-frames.ts).
 // Run: npm run build && node dist/bench/messaging.js
 import * as path from 'node:path';
 import { PushDist } from '../src/runtime/coordinator';
@@ -28,13 +31,15 @@ export async function measure(sizeBytes: number, where: 'same device' | 'threads
     dist.createParticle({ device: 'cpu:0' });
     dist.createParticle({ device: where === 'same device' ? 'cpu:0' : 'cpu:1' });
     const reps = sizeBytes >= 10e6 ? 8 : sizeBytes >= 1e5 ? 50 : 500;
-    const { msPerGet, bytes } = await dist.launch<{ msPerGet: number; bytes: number }>(0, 'timeGet', 1, reps);
+    const { msPerGet, bytes, wireBytes } = await dist.launch<{ msPerGet: number; bytes: number; wireBytes: number }>(0, 'timeGet', 1, reps);
     return {
       size: sizeBytes >= 1e6 ? `${Math.round(sizeBytes / 1e6)} MB` : `${Math.round(sizeBytes / 1e3)} KB`,
       path: where,
       params_bytes: bytes,
       rtt_ms: msPerGet,
       mb_per_s: bytes / 1e6 / (msPerGet / 1e3),
+      // p.get brings the gradients too: twice the parameter bytes cross each boundary.
+      wire_mb_per_s: wireBytes / 1e6 / (msPerGet / 1e3),
     };
   } finally {
     await dist.close();

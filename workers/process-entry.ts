@@ -13,6 +13,7 @@
 // Ctrl-C in a terminal sends SIGINT to the whole process group: the coordinator
 // decides how to stop (finish the step, then close its workers), so the worker
 // ignores SIGINT rather than die under a running epoch.
+import '../src/util/compile-cache-install'; // first: the modules below load through the code cache
 import { Worker } from 'node:worker_threads';
 import { SocketEndpoint } from '../src/runtime/endpoint';
 import { DeviceWorker } from '../src/runtime/device-worker';

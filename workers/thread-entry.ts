@@ -3,6 +3,7 @@
 // until the coordinator closes it, and piscina, whose own port keeps the
 // coordinator's process alive while a task runs, sees an idle thread (so an idle
 // device does not stop a script from ending; see DeviceLink.hold).
+import '../src/util/compile-cache-install'; // first: the modules below load through the code cache
 import type { MessagePort } from 'node:worker_threads';
 import { PortEndpoint } from '../src/runtime/endpoint';
 import { DeviceWorker } from '../src/runtime/device-worker';

@@ -9,7 +9,7 @@
 // layer after each hidden activation, so any MLP works. tfjs-layers models draw
 // their own masks (seeds are ignored there).
 import { PushInputError } from '../util/errors';
-import { compileModel } from '../nn';
+import { modelHasDropout } from '../nn/model-io';
 import type { LayerSpec, ModelSpec, SequentialSpec } from '../nn/spec';
 import { ACTIVATIONS } from '../nn/spec';
 import { McDropoutOptions, resolveMcDropout } from './options';
@@ -18,10 +18,7 @@ import { runTraining, stackedEpoch } from './training';
 
 /** The model with dropout at `rate` after every activation that has layers after it; unchanged if it has dropout. */
 export function withDropout(spec: ModelSpec, rate: number): ModelSpec {
-  const net = compileModel(spec);
-  const has = net.hasDropout;
-  net.dispose();
-  if (has) return spec;
+  if (modelHasDropout(spec)) return spec;
   if (spec.format !== 'push-ens/sequential') {
     throw new PushInputError('mcdropout needs dropout layers: this tfjs-layers model has none (add Dropout layers, or use a push-ens sequential spec)');
   }

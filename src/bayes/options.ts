@@ -2,7 +2,7 @@
 // resolved (JSON-serialisable) form that goes into checkpoints.
 import type { PhaseClock } from '../util/phases';
 import { PushInputError, describeValue } from '../util/errors';
-import { LOSS_NAMES, LossName } from '../nn/losses';
+import { LOSS_NAMES, LossName } from '../nn/loss-names';
 import { OptimizerConfig, OptimizerInput, parseOptimizerConfig } from '../nn/optimizers';
 import { SchedulerConfig, SchedulerInput, parseSchedulerConfig } from '../nn/schedulers';
 import type { NonFinitePolicy } from '../runtime/particle-store';

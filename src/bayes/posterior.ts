@@ -7,7 +7,8 @@ import { PushInputError, describeValue } from '../util/errors';
 import { deriveSeed } from '../util/rng';
 import type { Dataset, Normalization, Task } from '../data/dataset';
 import { normalizeInputs } from '../data/normalization';
-import { compileModel, validateSpec } from '../nn';
+import { validateSpec } from '../nn/spec';
+import { modelIO } from '../nn/model-io';
 import type { ModelSpec } from '../nn/spec';
 import { readCheckpointDir, writeCheckpointDir } from './checkpoint-dir';
 import type { ParticleCluster, TimingReport } from './cluster';
@@ -408,10 +409,7 @@ export function infoFromManifest(m: Record<string, unknown>, dir: string): Poste
   } catch (err) {
     throw new PushInputError(`checkpoint ${dir}: its model spec is invalid (${(err as Error).message})`);
   }
-  const net = compileModel(model);
-  const { numParams, outputSize } = net;
-  const inputShape = [...net.inputShape];
-  net.dispose();
+  const { numParams, outputSize, inputShape } = modelIO(model);
   if (numParams !== m.numParams) throw new PushInputError(`checkpoint ${dir}: its model has ${numParams} parameters but manifest.json says ${m.numParams}: the checkpoint is corrupt`);
   return {
     algorithm: m.algorithm as AlgorithmName,

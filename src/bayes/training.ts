@@ -5,7 +5,8 @@
 // evaluate the held-out split and hand back a live Posterior.
 import { PushInputError, describeValue } from '../util/errors';
 import { particleSeed } from '../util/rng';
-import { compileModel, isMlpTemplate, resolveMlp, validateSpec } from '../nn';
+import { isMlpTemplate, resolveMlp, validateSpec } from '../nn/spec';
+import { modelIO } from '../nn/model-io';
 import type { ModelSpec } from '../nn/spec';
 import { checkCheckpointTarget, readCheckpointDir } from './checkpoint-dir';
 import { acquireCheckpointLock } from './checkpoint-lock';
@@ -79,13 +80,6 @@ export async function stackedEpoch(ctx: RunContext, epoch: number, extra: Partia
   const losses = new Array<number>(ctx.cluster.numParticles);
   ctx.cluster.deviceGroups().forEach(({ pids }, g) => pids.forEach((pid, j) => (losses[pid] = replies[g].losses[j])));
   return losses;
-}
-
-function modelIO(spec: ModelSpec): { inputShape: number[]; outputSize: number; numParams: number } {
-  const net = compileModel(spec);
-  const io = { inputShape: [...net.inputShape], outputSize: net.outputSize, numParams: net.numParams };
-  net.dispose();
-  return io;
 }
 
 /** Data, options and model, checked; then the driver of the algorithm. */

@@ -2,6 +2,7 @@
 // push-ens command line: wires the commands into commander and maps every
 // failure to one line on stderr and an exit code:
 //   0 success, 1 runtime failure, 2 bad usage or input, 130 SIGINT, 143 SIGTERM.
+import '../util/compile-cache-install'; // first: the modules below load through the code cache
 import { Command, CommanderError, Help, Option } from 'commander';
 import { PushInputError } from '../util/errors';
 import { OutputMode, removePendingTemps } from './output';

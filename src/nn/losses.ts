@@ -14,8 +14,8 @@
 import { tf } from '../util/tf';
 import { PushInputError, describeValue } from '../util/errors';
 
-export type LossName = 'mse' | 'cross-entropy' | 'bce' | 'gaussian-nll';
-export const LOSS_NAMES: readonly LossName[] = ['mse', 'cross-entropy', 'bce', 'gaussian-nll'];
+import { LOSS_NAMES, LossName } from './loss-names';
+export { LOSS_NAMES, LossName };
 
 /** Added to softplus(raw) so the predicted variance of gaussian-nll never reaches 0. */
 export const GAUSSIAN_MIN_VARIANCE = 1e-6;

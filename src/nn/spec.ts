@@ -326,3 +326,29 @@ function checkPositiveInt(v: unknown, what: string, allowZero = false): void {
     throw new PushInputError(`${what} ${describeValue(v)}: expected a ${allowZero ? 'non-negative' : 'positive'} integer`);
   }
 }
+
+export interface ModelIO {
+  inputShape: number[];
+  outputSize: number;
+  numParams: number;
+}
+
+/**
+ * Input shape, output width and parameter count of a valid sequential spec,
+ * computed from the spec alone (compileModel gives the same numbers, but
+ * loads TensorFlow.js, which the coordinator's thread does not otherwise need).
+ */
+export function sequentialIO(spec: SequentialSpec): ModelIO {
+  const shapes = layerOutputShapes(spec);
+  let numParams = 0;
+  spec.layers.forEach((layer, i) => {
+    const inShape = i === 0 ? spec.inputShape : shapes[i - 1];
+    if (layer.type === 'dense') numParams += (inShape[0] + 1) * layer.units;
+    if (layer.type === 'conv2d') {
+      const [kh, kw] = pair(layer.kernelSize);
+      numParams += (kh * kw * inShape[2] + 1) * layer.filters;
+    }
+  });
+  const last = shapes.length ? shapes[shapes.length - 1] : spec.inputShape;
+  return { inputShape: [...spec.inputShape], outputSize: last.reduce((a, b) => a * b, 1), numParams };
+}

@@ -7,7 +7,7 @@ import { PushHandlerError, PushInputError, PushWorkerError, describeValue } from
 import { particleSeed } from '../util/rng';
 import { Device, parseDeviceList } from './devices';
 import { DeviceLink, ProcessLink, ThreadLink } from './links';
-import { RelayBufferPool } from './stream-frames';
+import { RelayBufferPool, frameBytes, materialize, release } from './stream-frames';
 import { PendingReplies } from './pending';
 import { BY_PID, COORDINATOR, ControlOp, Header, SerializedError } from './protocol';
 import { checkSendable, decodeBody, decodeHeader, encodeFrame, nameUnsendable } from './wire';
@@ -107,7 +107,7 @@ export class PushDist implements AsyncDisposable {
   }
 
   private startWorker(slot: DeviceSlot): void {
-    const link = slot.plan.transport === 'thread' ? new ThreadLink(slot.plan.env) : new ProcessLink(slot.plan.env, this.relayPool);
+    const link = slot.plan.transport === 'thread' ? new ThreadLink(slot.plan.env) : new ProcessLink(slot.plan.env, this.relayPool, (stub) => decodeHeader<Header>(stub).to !== COORDINATOR);
     slot.link = link;
     slot.dead = undefined;
     link.hold(this.pending.size > 0);
@@ -401,18 +401,29 @@ export class PushDist implements AsyncDisposable {
 
   private sendTo(slot: DeviceSlot, frame: Uint8Array, onWritten?: () => void): void {
     slot.messages++;
-    slot.bytesOut += frame.byteLength;
+    slot.bytesOut += frameBytes(frame);
     slot.link.send(frame, onWritten);
   }
 
-  /** Forwards a frame unchanged; a frame read from one process and written to another goes back to the pool. */
+  /**
+   * Forwards a frame unchanged; a frame read from one process and written to another goes back to the pool.
+   * A large frame between processes is still in shared memory (a stub): only a process link can pass it on.
+   */
   private relay(from: DeviceSlot, to: DeviceSlot, frame: Uint8Array): void {
+    if (to.link.kind !== 'process') {
+      try {
+        frame = materialize(frame);
+      } catch (err) {
+        this.killUnresponsive(from, `it sent a frame that could not be read (${err instanceof Error ? err.message : String(err)})`);
+        return;
+      }
+    }
     const recycle = from.link.kind === 'process' && to.link.kind === 'process';
     this.sendTo(to, frame, recycle ? () => this.relayPool.give(frame) : undefined);
   }
 
   private onWorkerFrame(slot: DeviceSlot, frame: Uint8Array): void {
-    slot.bytesIn += frame.byteLength;
+    slot.bytesIn += frameBytes(frame);
     const h = decodeHeader<Header>(frame);
     if (h.to === COORDINATOR) {
       if (h.k === 'reply') {
@@ -432,9 +443,11 @@ export class PushDist implements AsyncDisposable {
     if (h.k === 'reply') {
       this.relayed.delete(h.id);
       if (target && !target.dead) this.relay(slot, target, frame);
+      else release(frame);
       return;
     }
     if (!target || target.dead) {
+      release(frame);
       const err = target
         ? this.deadError(target)
         : new PushInputError(`unknown particle id ${describeValue((h as { pid?: number }).pid)}: known pids are 0..${this.pidDevice.length - 1}`);

@@ -3,6 +3,7 @@
 // other devices through the coordinator.
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { endCompileCache } from '../util/compile-cache';
 import { PushInputError } from '../util/errors';
 import { BackendName, tf, useBackend } from '../util/tf';
 import type { WorkerEndpoint } from './endpoint';
@@ -11,7 +12,7 @@ import { ParticleStore } from './particle-store';
 import { PendingReplies } from './pending';
 import { BY_PID, COORDINATOR, Header, SerializedError, serializeError } from './protocol';
 import { tfTensorHooks } from './tensor-hooks';
-import { checkSendable, decodeBody, decodeHeader, encodeFrame, nameUnsendable } from './wire';
+import { FrameParts, checkSendable, decodeBody, decodeHeader, encodeFrame, encodeFrameParts, joinFrame, nameUnsendable } from './wire';
 import type { CreateArgs, DeviceStats, InitArgs, ParamsAndGrads, ParticleSnapshot } from './worker-api';
 
 type Handler = (p: Particle, ...args: unknown[]) => unknown;
@@ -80,14 +81,14 @@ export class DeviceWorker implements ParticleHost {
     this.checkPid(toPid);
     const id = this.pending.nextId();
     const header: Header = { k: 'call', id, from: this.deviceIndex, to: BY_PID, pid: toPid, msg };
-    let frame: Uint8Array;
+    let frame: FrameParts;
     try {
-      frame = encodeFrame(header, args, tfTensorHooks);
+      frame = encodeFrameParts(header, args, tfTensorHooks);
     } catch (err) {
       return unsendable(err);
     }
     const p = this.pending.wait(id, COORDINATOR, undefined, () => `message ${JSON.stringify(msg)} from particle ${fromPid} to particle ${toPid}`);
-    this.endpoint.send(frame);
+    this.sendParts(frame);
     return p;
   }
 
@@ -111,6 +112,12 @@ export class DeviceWorker implements ParticleHost {
     this.endpoint.send(frame);
   }
 
+  /** Large frames go straight from their arrays to a spill file where the endpoint can; others are joined first. */
+  private sendParts(parts: FrameParts): void {
+    if (this.endpoint.sendParts) this.endpoint.sendParts(parts);
+    else this.endpoint.send(joinFrame(parts));
+  }
+
   private checkPid(pid: number): void {
     if (!Number.isInteger(pid) || pid < 0 || pid >= this.rosterList.length) {
       throw new PushInputError(`unknown particle id ${JSON.stringify(pid)}: known pids are 0..${this.rosterList.length - 1}`);
@@ -129,7 +136,7 @@ export class DeviceWorker implements ParticleHost {
         this.answer(h, () => this.runHandler(h.pid, h.msg, decodeBody<unknown[]>(frame, tfTensorHooks)), { pid: h.pid, msg: h.msg });
         return;
       case 'get':
-        // Views of the host rows: encodeFrame copies them once, straight into the frame.
+        // Views of the host rows: the reply copies them once, into its frame or its spill file.
         this.answer(h, () => this.store.exchange(h.pid, false));
         return;
       case 'ctl':
@@ -142,14 +149,15 @@ export class DeviceWorker implements ParticleHost {
 
   private answer(h: Header, work: () => unknown, context?: { pid: number; msg: string }): void {
     const reply = (ok: boolean, body: unknown) => {
-      let frame: Uint8Array;
+      let frame: FrameParts;
       try {
-        frame = encodeFrame({ k: 'reply', id: h.id, from: this.deviceIndex, to: h.from, ok }, body, tfTensorHooks);
+        frame = encodeFrameParts({ k: 'reply', id: h.id, from: this.deviceIndex, to: h.from, ok }, body, tfTensorHooks);
       } catch (err) {
         const e = nameUnsendable(err, context ? resultLabel(context.msg) : 'the reply');
-        frame = encodeFrame({ k: 'reply', id: h.id, from: this.deviceIndex, to: h.from, ok: false }, serializeError(e, { ...context, device: this.device }));
+        frame = encodeFrameParts({ k: 'reply', id: h.id, from: this.deviceIndex, to: h.from, ok: false }, serializeError(e, { ...context, device: this.device }));
       }
-      this.endpoint.send(frame);
+      // Sent before anything else runs: the parts may be views of the particle's rows.
+      this.sendParts(frame);
       if (h.k === 'reply') return;
       // Results that are tensors were copied into the frame: free them.
       disposeTensors(body);
@@ -221,6 +229,8 @@ export class DeviceWorker implements ParticleHost {
       }
     }
     await useBackend(args.backend as BackendName);
+    // Start-up's modules are loaded: user handler modules load through Node's own compile step.
+    endCompileCache();
     // Built-in handlers first, so user modules may override them.
     const builtin = pathToFileURL(path.join(__dirname, 'training-handlers.js')).href;
     for (const url of [builtin, ...args.handlers]) {

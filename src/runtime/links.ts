@@ -1,14 +1,16 @@
 // A DeviceLink carries frames between the coordinator and one device worker,
 // and reports the worker's death. Two kinds: a worker thread (piscina pool of
 // one thread, frames over a MessagePort, buffers transferred, not copied) and a
-// child process (frames over a socket pair on fd 3, length-prefixed).
+// child process (frames over a socket pair on fd 3, length-prefixed; large
+// frames through shared memory, see stream-frames.ts).
 import { ChildProcess, spawn } from 'node:child_process';
 import { MessageChannel, MessagePort } from 'node:worker_threads';
 import * as path from 'node:path';
 import { Socket } from 'node:net';
 import { Piscina } from 'piscina';
-import { FrameReader, RelayBufferPool, writeFrame } from './stream-frames';
+import { FrameReader, FrameWriter, RelayBufferPool, release } from './stream-frames';
 import { COORDINATOR_PID_ENV, trackWorkerProcess } from './worker-processes';
+import { SPILL_DIR_ENV, clearSpillDir, coordinatorSpillDir } from './spill-dir';
 
 export interface DeviceLink {
   readonly kind: 'thread' | 'process';
@@ -156,17 +158,39 @@ export class ProcessLink extends BaseLink implements DeviceLink {
   readonly kind = 'process' as const;
   private readonly child: ChildProcess;
   private readonly socket: Socket;
+  private readonly writer: FrameWriter;
   private readonly exited: Promise<void>;
 
-  constructor(env: Record<string, string> = {}, pool?: RelayBufferPool) {
+  /**
+   * `relayed(header)` says whether a frame is for another device: a large one is then relayed
+   * as its spill reference, while one for the coordinator is read whole.
+   */
+  constructor(env: Record<string, string> = {}, pool?: RelayBufferPool, relayed?: (headerStub: Uint8Array) => boolean) {
     super();
+    const spillDir = coordinatorSpillDir();
     this.child = spawn(process.execPath, [workerScript('process-entry')], {
       stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
-      env: { ...process.env, GLIBC_TUNABLES: withHugePages(process.env.GLIBC_TUNABLES), [COORDINATOR_PID_ENV]: String(process.pid), ...env },
+      env: {
+        ...process.env,
+        GLIBC_TUNABLES: withHugePages(process.env.GLIBC_TUNABLES),
+        [COORDINATOR_PID_ENV]: String(process.pid),
+        ...(spillDir ? { [SPILL_DIR_ENV]: spillDir } : {}),
+        ...env,
+      },
     });
     trackWorkerProcess(this.child);
+    liveProcessLinks++;
     this.socket = this.child.stdio[3] as Socket;
-    const reader = new FrameReader((f) => this.frameCb(f), pool && ((n) => pool.take(n)));
+    this.writer = new FrameWriter(this.socket, spillDir);
+    const reader = new FrameReader((f) => this.frameCb(f), {
+      allocate: pool && ((n) => pool.take(n)),
+      spillDir,
+      keepStub: relayed,
+      onError: (err) => {
+        this.died(`it sent a frame that could not be read (${err.message})`);
+        if (this.running) this.child.kill('SIGKILL');
+      },
+    });
     this.socket.on('data', (chunk: Buffer) => reader.push(chunk));
     this.socket.on('error', () => undefined); // death is reported by 'exit'
     this.exited = new Promise((resolve) => {
@@ -179,6 +203,10 @@ export class ProcessLink extends BaseLink implements DeviceLink {
         resolve();
       });
     });
+    // Files a dead worker never read go once no worker process is left to read any.
+    void this.exited.then(() => {
+      if (--liveProcessLinks === 0) clearSpillDir();
+    });
   }
 
   get pid(): number | undefined {
@@ -186,7 +214,8 @@ export class ProcessLink extends BaseLink implements DeviceLink {
   }
 
   send(frame: Uint8Array, onWritten?: () => void): void {
-    if (!this.socket.destroyed) writeFrame(this.socket, frame, onWritten);
+    if (!this.socket.destroyed) this.writer.write(frame, onWritten);
+    else release(frame);
   }
 
   hold(busy: boolean): void {
@@ -221,6 +250,9 @@ export class ProcessLink extends BaseLink implements DeviceLink {
     this.socket.destroy();
   }
 }
+
+/** Process links whose worker has not exited yet. */
+let liveProcessLinks = 0;
 
 /**
  * Large message buffers are fresh allocations, and on VMs where first-touch page

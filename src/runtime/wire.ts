@@ -11,8 +11,10 @@
 // several GB/s and the receiver gets zero-copy views. Which values a body may
 // hold, and how they map onto msgpackr, is wire-values.ts's business.
 import { Packr } from 'msgpackr';
+import { FrameParts, joinFrame } from './frame-parts';
 import { TYPED_ARRAY_CTORS, TensorHooks, TypedArray, liftValue, lowerValue, typedArrayName } from './wire-values';
 
+export { FrameParts, joinFrame } from './frame-parts';
 export { TensorData, TensorHooks, TypedArray, UnsendableValueError, WireTensor, checkSendable, nameUnsendable } from './wire-values';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -25,25 +27,31 @@ const align8 = (n: number) => (n + 7) & ~7;
  * a message cannot carry exactly.
  */
 export function encodeFrame(header: object, body?: unknown, hooks?: TensorHooks): Uint8Array {
-  const segments: ArrayBufferView[] = [];
-  const skeleton = body === undefined ? undefined : liftValue(body, { segments, hooks });
-  const refs = segments.map((s) => ({ t: typedArrayName(s), n: s.byteLength }));
+  return joinFrame(encodeFrameParts(header, body, hooks));
+}
+
+/** encodeFrame without the copy of the segments, for a sender that writes them out itself (a spill file). */
+export function encodeFrameParts(header: object, body?: unknown, hooks?: TensorHooks): FrameParts {
+  const lifted: ArrayBufferView[] = [];
+  const skeleton = body === undefined ? undefined : liftValue(body, { segments: lifted, hooks });
+  const refs = lifted.map((s) => ({ t: typedArrayName(s), n: s.byteLength }));
   const h = packr.pack(header);
   const sk = packr.pack({ b: skeleton, s: refs });
-  let size = align8(4 + h.length + 4 + sk.length);
+  const headLength = align8(4 + h.length + 4 + sk.length);
+  let size = headLength;
   const offsets: number[] = [];
-  for (const s of segments) {
+  for (const s of lifted) {
     offsets.push(size);
     size = align8(size + s.byteLength);
   }
-  const frame = new Uint8Array(new ArrayBuffer(size));
-  const view = new DataView(frame.buffer);
+  const head = new Uint8Array(new ArrayBuffer(headLength));
+  const view = new DataView(head.buffer);
   view.setUint32(0, h.length, true);
-  frame.set(h, 4);
+  head.set(h, 4);
   view.setUint32(4 + h.length, sk.length, true);
-  frame.set(sk, 8 + h.length);
-  segments.forEach((s, i) => frame.set(new Uint8Array(s.buffer, s.byteOffset, s.byteLength), offsets[i]));
-  return frame;
+  head.set(sk, 8 + h.length);
+  const segments = lifted.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength));
+  return { head, segments, offsets, byteLength: size };
 }
 
 /** Decodes only the header: cheap, for routing. */

@@ -1,6 +1,7 @@
 // Model specs: builders, parameter counts and layouts, validation errors.
 import { PushInputError } from '../../src/util/errors';
-import { biggerNN, compileModel, lenet, dense, mlp, resolveMlp, sequential, validateSpec } from '../../src/nn';
+import { biggerNN, compileModel, lenet, dense, mlp, resolveMlp, sequential, sequentialIO, validateSpec } from '../../src/nn';
+import { modelHasDropout, modelIO } from '../../src/nn/model-io';
 
 describe('model spec builders', () => {
   test('biggerNN(10, 20) is the Push tutorial BiggerNN: 8,421 parameters, no activation between blocks', () => {
@@ -98,5 +99,32 @@ describe('validateSpec', () => {
     expect(() => dense([3])).toThrow(/at least 2 entries/);
     expect(() => dense([3, 2], { activation: 'swish' as never })).toThrow(/activation "swish"/);
     expect(() => sequential([2], [{ type: 'dense', units: 1 }])).not.toThrow();
+  });
+});
+
+describe('model IO without TensorFlow.js (the coordinator thread)', () => {
+  const specs = {
+    'biggerNN(10, 20)': biggerNN(10, 20),
+    'dense 784-256-256-10': dense([784, 256, 256, 10]),
+    lenet: lenet(),
+    'strided same convs, pools, dropout, flatten': sequential([17, 13, 3], [
+      { type: 'conv2d', filters: 4, kernelSize: [3, 2], stride: 2, padding: 'same' },
+      { type: 'relu' },
+      { type: 'maxPool2d', poolSize: 2, stride: 1, padding: 'same' },
+      { type: 'conv2d', filters: 5, kernelSize: 3 },
+      { type: 'avgPool2d', poolSize: [2, 3] },
+      { type: 'dropout', rate: 0.3 },
+      { type: 'flatten' },
+      { type: 'dense', units: 7 },
+      { type: 'tanh' },
+    ]),
+  };
+
+  test.each(Object.entries(specs))('%s: the same input shape, output width and parameter count as compileModel', (_name, spec) => {
+    const net = compileModel(spec);
+    expect(sequentialIO(spec)).toEqual({ inputShape: [...net.inputShape], outputSize: net.outputSize, numParams: net.numParams });
+    expect(modelIO(spec)).toEqual(sequentialIO(spec));
+    expect(modelHasDropout(spec)).toBe(net.hasDropout);
+    net.dispose();
   });
 });

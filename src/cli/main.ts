@@ -11,6 +11,7 @@ import { registerTrain } from './commands/train';
 import { registerPredict } from './commands/predict';
 import { registerEval } from './commands/eval';
 import { registerPlot } from './commands/plot';
+import { registerCalibrate } from './commands/calibrate';
 import { packageVersion } from './version';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -71,6 +72,7 @@ export function buildProgram(): Command {
   registerPredict(program, outputMode);
   registerEval(program, outputMode);
   registerPlot(program, outputMode);
+  registerCalibrate(program, outputMode);
   registerDevices(program, outputMode);
 
   // Subcommands inherit the error handling and output settings.

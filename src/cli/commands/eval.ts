@@ -47,11 +47,12 @@ export async function runEval(flags: EvalFlags, mode: OutputMode): Promise<void>
   const log = new Log(mode);
   const info = engine().readCheckpointInfo('--checkpoint', flags.checkpoint!);
   const which: SplitName = flags.split !== undefined ? parseChoice('--split', flags.split, SPLITS) : 'test';
+  const conformal = parseConformalFlags(flags, info);
   const stored = engine().requireStoredData(info, flags.data);
   const spec = flags.data ?? stored.spec;
   const { chosen } = loadSplit(spec, stored, which);
   engine().checkInputsFit(spec, chosen.xShape, info);
-  const uq = { conformal: parseConformalFlags(flags, info), ood: flags.ood !== undefined ? loadOodData(flags.ood, info) : undefined };
+  const uq = { conformal, ood: flags.ood !== undefined ? loadOodData(flags.ood, info) : undefined };
   const devices = await resolveDevices(flags);
   log.debug(`checkpoint ${info.dir}: ${info.algo}, epoch ${info.epoch}/${info.epochs}, loss ${info.loss}, data ${JSON.stringify(stored)}`);
   log.info(`push-ens eval: ${info.algo}, ${info.particles} particles from ${flags.checkpoint} on ${devices.devices.join(',')}; ${spec} (${which} split): ${chosen.xShape[0]} examples`);

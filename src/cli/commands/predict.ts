@@ -61,10 +61,10 @@ export async function runPredict(flags: PredictFlags, mode: OutputMode): Promise
   const format = flags.out !== undefined ? outputFormat('--out', flags.out, ['csv', 'json']) : mode.json ? 'json' : 'csv';
   const outFile = flags.out !== undefined ? checkOutputPath('--out', flags.out, { kind: 'file', overwrite: !!flags.force }) : undefined;
   if (flags.force && flags.out === undefined) throw new PushInputError('--force applies to --out FILE: there is no --out to replace');
+  const conformal = parseConformalFlags(flags, info);
   const stored = engine().requireStoredData(info, flags.data);
   const inputs = loadPredictInputs(flags.data ?? stored.spec, stored, split);
   engine().checkInputsFit(flags.data ?? stored.spec, inputs.xShape, info);
-  const conformal = parseConformalFlags(flags, info);
   const devices = await resolveDevices(flags);
   log.debug(`checkpoint ${info.dir}: ${info.algo}, epoch ${info.epoch}/${info.epochs}, loss ${info.loss}, data ${JSON.stringify(stored)}`);
 

@@ -94,7 +94,7 @@ export function oodSpec(p: OodPlot): Json {
   };
   const all = [...panels, rocPanel];
   const rows: Json[] = [];
-  for (let i = 0; i < all.length; i += 2) rows.push({ hconcat: all.slice(i, i + 2) });
+  for (let i = 0; i < all.length; i += 2) rows.push({ hconcat: all.slice(i, i + 2), resolve: { legend: { color: 'independent' } } });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: p.title, subtitle: [`in-distribution: ${p.inName} · OOD: ${p.outName}`, 'histograms: fraction of each set per bin · ROC: OOD flagged when score ≥ t'] },

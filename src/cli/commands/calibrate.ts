@@ -84,7 +84,7 @@ export async function runCalibrate(flags: CalibrateFlags, mode: OutputMode): Pro
       mode,
       { command: 'calibrate', checkpoint: dir, ...calibration, conformal: undefined, report },
       () =>
-        `${fitted} (fitted on ${calibration.fitExamples} of ${data.xShape[0]} ${source} examples: NLL ${fmt(calibration.fit.nllBefore)} -> ${fmt(calibration.fit.nllAfter)}${calibration.fit.atBound ? ', at the end of the search range' : ''}); ` +
+        `${fitted} fitted on ${calibration.fitExamples} of ${data.xShape[0]} examples (${source}): NLL ${fmt(calibration.fit.nllBefore)} -> ${fmt(calibration.fit.nllAfter)}${calibration.fit.atBound ? ' (at the end of the search range)' : ''}; ` +
         `conformal scores of the other ${calibration.conformalExamples} stored in ${dir}\n` +
         calibrationText(report).replace(/^calibration on (\d+) examples/, `on all ${data.xShape[0]} calibration examples (in-sample)`),
     );

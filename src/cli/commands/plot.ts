@@ -47,7 +47,7 @@ export function registerPlot(program: Command, modeOf: ModeOf): void {
     .requiredOption('-c, --checkpoint <dir>', 'checkpoint directory written by push-ens train --out')
     .requiredOption('-o, --out <file>', 'FILE.svg, or FILE.png (needs the optional package @resvg/resvg-js)')
     .option('--data <spec>', "data to plot (default: the checkpoint's training data; required if that was a file)")
-    .option('--split <which>', 'classification: test, train or all examples for the diagram (default: test)')
+    .option('--split <which>', 'test, train, val or all examples (classification diagram, --ood, --calibration; default: test)')
     .option('--points <n>', 'regression: grid points of the curves (default: 200)')
     .option('--widen <f>', 'regression: extend the x range by this fraction of it on each side (default: 0.5)')
     .option('--bins <n>', `classification: confidence bins (default: ${DEFAULT_ECE_BINS})`)

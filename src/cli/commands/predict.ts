@@ -43,7 +43,7 @@ export function registerPredict(program: Command, modeOf: ModeOf): void {
     .requiredOption('-c, --checkpoint <dir>', 'checkpoint directory written by push-ens train --out')
     .option('--data <spec>', "inputs: a data spec (default: the checkpoint's training data; required if that was a file)")
     .option('--modes <list>', 'comma-separated modes (default: mean,std for regression, mean_prob,mode for classification)')
-    .option('--split <which>', 'test, train or all examples of a generated data set (default: test; csv files: every row)')
+    .option('--split <which>', 'test, train, val or all examples of a generated data set (default: test; csv files: every row)')
     .option('-o, --out <file>', 'write predictions to FILE.csv or FILE.json (default: CSV on stdout, or JSON with --json)')
     .option('--force', 'replace an existing --out file')
     .option('--conformal <alpha>', 'add conformal prediction sets (classification: set, set_size) or intervals (regression: lower, upper) at level 1 - alpha (needs push-ens calibrate)')

@@ -138,6 +138,18 @@ describe('regression: variance scale, intervals, coverage plot', () => {
   });
 });
 
+describe('calibrate --data: held-out data from another spec', () => {
+  test('uses all of its examples and names it as the source', async () => {
+    fs.cpSync(W('moons'), W('moons-cal'), { recursive: true });
+    const cal = json(await runCli(['calibrate', '-c', W('moons-cal'), '--data', 'two-moons:200', '--json']));
+    expect(cal).toMatchObject({ task: 'classification', source: 'two-moons:200', fitExamples: 100, conformalExamples: 100 });
+    expect(cal.temperature).toBeGreaterThan(0);
+    const r = json(await runCli(['eval', '-c', W('moons-cal'), '--conformal', '0.2', '--conformal-method', 'lac', '--json']));
+    expect(r.conformal).toMatchObject({ alpha: 0.2, method: 'lac', calibrationExamples: 100 });
+    expect(r.conformal.coverage).toBeGreaterThan(0.6);
+  });
+});
+
 describe('bad input: one line, exit 2', () => {
   const cases: [string, string[], RegExp][] = [
     ['alpha out of (0, 1)', ['eval', '-c', 'mnist', '--conformal', '1.5'], /^push-ens: error: --conformal "1.5": expected a number in \(0, 1\)$/],

@@ -21,6 +21,7 @@ import type { TrainProgress } from '../bayes/progress';
 import { readCheckpointDir } from '../bayes/checkpoint-dir';
 import { renamedModeError, validModes } from '../bayes/predictive';
 import { decodeParticles } from '../bayes/particle-state';
+import type { ParticleState } from '../bayes/particle-state';
 import { optimizerSlotNames } from '../bayes/launch';
 import { trainDeepEnsemble } from '../bayes/ensemble';
 import { trainMultiSWAG } from '../bayes/multiswag';
@@ -163,6 +164,14 @@ export function readCheckpointInfo(flag: string, dir: string): CheckpointInfo {
       stored: cli?.data,
       info,
     };
+  });
+}
+
+/** A verified checkpoint's particle arrays (weights, random priors, SWAG moments), pid order: what `export` writes. */
+export function readCheckpointParticles(info: CheckpointInfo): ParticleState[] {
+  return prefixed('--checkpoint', () => {
+    const reader = readCheckpointDir(info.dir);
+    return decodeParticles(reader, reader.manifest.particles, info.info.numParams, optimizerSlotNames(info.info.common));
   });
 }
 

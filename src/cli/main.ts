@@ -12,6 +12,7 @@ import { registerPredict } from './commands/predict';
 import { registerEval } from './commands/eval';
 import { registerPlot } from './commands/plot';
 import { registerCalibrate } from './commands/calibrate';
+import { registerExport } from './commands/export';
 import { packageVersion } from './version';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
         '  push-ens eval --checkpoint run1',
         '  push-ens predict --checkpoint toy-svgd --data toy --modes mean,std --out pred.csv',
         '  push-ens plot --checkpoint toy-svgd --out toy.svg',
+        '  push-ens export --checkpoint toy-svgd --out web --serve',
         '  push-ens devices',
         '',
         'Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input, 130 interrupted (SIGINT), 143 terminated (SIGTERM).',
@@ -73,6 +75,7 @@ export function buildProgram(): Command {
   registerEval(program, outputMode);
   registerPlot(program, outputMode);
   registerCalibrate(program, outputMode);
+  registerExport(program, outputMode);
   registerDevices(program, outputMode);
 
   // Subcommands inherit the error handling and output settings.

@@ -17,7 +17,7 @@ test('--help lists the commands, examples and exit codes', async () => {
   const r = await runCli(['--help']);
   expect(r.code).toBe(0);
   expect(r.stderr).toBe('');
-  for (const cmd of ['train', 'predict', 'eval', 'plot', 'devices']) expect(r.stdout).toMatch(new RegExp(`^  ${cmd} \\[options\\]`, 'm'));
+  for (const cmd of ['train', 'predict', 'eval', 'plot', 'export', 'devices']) expect(r.stdout).toMatch(new RegExp(`^  ${cmd} \\[options\\]`, 'm'));
   expect(r.stdout).toMatch(/Examples:/);
   expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input, 130/);
 });

@@ -20,7 +20,7 @@ test('README.md: every marked example runs as written and prints output of the k
 
 test('README.md: the API example shows complete files, with close() and no `await using`', () => {
   const files = parseDoc(path.join(REPO, 'README.md')).blocks.filter((b) => b.kind === 'file');
-  expect(files.map((b) => (b.kind === 'file' ? b.name : '')).sort()).toEqual(['example.cjs', 'example.mjs', 'handlers.cjs', 'handlers.mjs']);
+  expect(files.map((b) => (b.kind === 'file' ? b.name : '')).sort()).toEqual(['browser-example.html', 'example.cjs', 'example.mjs', 'handlers.cjs', 'handlers.mjs']);
   for (const b of files) expect(b.text).not.toMatch(/await using/);
 });
 

@@ -4,7 +4,7 @@
 // images: AUROC (and FPR@95%TPR) of max_prob, entropy and mutual_info, with the
 // BMA's test accuracy. The PyTorch reference (bench/reference/torch_mlp_ood.py,
 // run with /usr/bin/python3) trains the same deep ensemble on the same examples.
-// Run: npm run bench -- ood [--quick]
+// Run: npm run bench -- ood [--quick] [--seed=N]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -51,8 +51,14 @@ function writeF32(file: string, a: Float32Array): void {
   fs.writeFileSync(file, Buffer.from(a.buffer, a.byteOffset, a.byteLength));
 }
 
-export async function runOodBench(quick = false): Promise<Row[]> {
-  const c = quick ? QUICK : FULL;
+/** `--seed=N` on the command line: the data order, initialisations and PyTorch's seeds (default 0). */
+function seedArg(): number {
+  const a = process.argv.find((v) => v.startsWith('--seed='));
+  return a ? Number(a.slice(7)) >>> 0 : 0;
+}
+
+export async function runOodBench(quick = false, seed = seedArg()): Promise<Row[]> {
+  const c = { ...(quick ? QUICK : FULL), seed };
   const mnist = loadDataset(`mnist:${c.train},${c.test}`, { seed: c.seed });
   const fashion = loadDataset(`fashion-mnist:0,${c.ood}`, { seed: c.seed }).test!;
   const test = mnist.test!;
@@ -115,7 +121,7 @@ export async function runOodBench(quick = false): Promise<Row[]> {
     `OOD: MNIST ${c.test} test digits against Fashion-MNIST ${c.ood} test images; mlp:${c.hidden}, ${c.particles} particles, ${c.epochs} epochs, batch ${c.batchSize}, Adam ${c.lr}, ${c.train} training digits (cpu:0,cpu:1; times are indicative on a shared machine)`,
     rows,
   );
-  const file = writeResults('ood', { config: c, results, torch });
+  const file = writeResults(c.seed === 0 ? 'ood' : `ood-seed${c.seed}`, { config: c, results, torch });
   console.log(`results: ${file}`);
   return rows;
 }

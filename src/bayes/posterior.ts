@@ -22,6 +22,7 @@ import { PredictiveReducer, ReducedPrediction } from './predictive';
 import { sampleSeed } from './seeds';
 import type { SwagState } from './swag';
 import { assembleStack, memberSlice, stackToOriginalUnits, withNoiseVariance } from './stacks';
+import * as UQ from './posterior-uncertainty';
 
 export type AlgorithmOptions = ResolvedEnsemble | ResolvedSwag | ResolvedSvgd | ResolvedMcDropout;
 export type Metrics = RegressionMetrics | ClassificationMetrics;
@@ -66,6 +67,8 @@ export interface PosteriorInfo {
   /** Metrics on the held-out split, if one was given. */
   metrics?: EvaluationResult;
   meta?: Record<string, unknown>;
+  /** Temperature / variance scale and conformal scores fitted on held-out data (posterior.calibrate, push-ens calibrate). */
+  calibration?: UQ.PosteriorCalibration;
   /** Devices the particles live on. */
   devices: string[];
   timing?: TimingReport;
@@ -219,6 +222,31 @@ export class Posterior implements AsyncDisposable {
       perParticle.forEach((r, k) => r.push(memberSlice(st, B, S, outW, k * per, per), { N: B, S: per, out: outW }, yb));
     });
     return { bma: bma.metrics(), members: perParticle.map((r) => r.metrics()) };
+  }
+
+  /** OOD detection of xOut against xIn by each uncertainty score; with opts.yIn, selective prediction too (posterior-uncertainty.ts). */
+  evaluateOOD(xIn: Inputs, xOut: Inputs, opts?: UQ.OodOptions): Promise<UQ.OodEvaluation> {
+    return UQ.evaluateOOD(this, xIn, xOut, opts);
+  }
+
+  /** Fits the temperature / variance scale and conformal scores on held-out (x, y) and keeps them (save() stores them). */
+  async calibrate(x: Inputs, y?: ArrayInput, opts?: UQ.CalibrationOptions): Promise<UQ.PosteriorCalibration> {
+    return (this.info.calibration = await UQ.fitPosteriorCalibration(this, x, y, opts));
+  }
+
+  /** Conformal sets (classification, method 'aps' or 'lac') or intervals at level 1 − alpha, from the calibration. */
+  async predictConformal(x: Inputs, opts: UQ.SummaryOptions & { alpha: number; method?: 'lac' | 'aps' }): Promise<UQ.ConformalResult> {
+    UQ.checkAlpha(opts.alpha);
+    return UQ.conformalFromSummary(await UQ.predictiveSummary(this, x, opts), this.info.calibration, opts.alpha, opts.method);
+  }
+
+  /** Uncalibrated and calibrated ECE/NLL/Brier or NLL/PICP/width on (x, y); with alpha, the conformal coverage too. */
+  async evaluateCalibration(x: Inputs, y: ArrayInput, opts: UQ.SummaryOptions & { alpha?: number; method?: 'lac' | 'aps' } = {}): Promise<UQ.CalibrationReport & { conformal?: UQ.ConformalCoverage }> {
+    if (opts.alpha !== undefined) UQ.checkAlpha(opts.alpha);
+    const s = await UQ.predictiveSummary(this, x, opts);
+    const yt = UQ.summaryTargets(this, s, y);
+    const report = UQ.calibrationReportFromSummary(s, yt, this.info.calibration);
+    return opts.alpha === undefined ? report : { ...report, conformal: UQ.conformalCoverageFromSummary(s, yt, this.info.calibration, opts.alpha, opts.method) };
   }
 
   /**
@@ -429,6 +457,7 @@ export function infoFromManifest(m: Record<string, unknown>, dir: string): Poste
     trainLosses: m.trainLosses as number[] | undefined,
     metrics: m.metrics as EvaluationResult | undefined,
     meta: m.meta as Record<string, unknown> | undefined,
+    calibration: UQ.parseStoredCalibration(m.calibration, m.task as Task, m.gaussian === true ? outputSize / 2 : outputSize, dir),
     devices: (m.devices as string[]) ?? [],
   };
 }

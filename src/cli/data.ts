@@ -3,7 +3,8 @@
 // the split a checkpoint was trained with.
 import { PushInputError } from '../util/errors';
 import { DataSplit, Dataset, Task, featureSize } from '../data/dataset';
-import { DataSpec, loadDataset, parseDataSpec } from '../data/specs';
+import { DataSpec, loadDataset, parseDataSpec, standardizeSplit } from '../data/specs';
+import { carveValidation } from '../data/validation-split';
 import { loadCsvInputs } from '../data/csv';
 import type { LossName } from '../nn/losses';
 import { show } from './options';
@@ -44,6 +45,8 @@ export interface DataChoice {
   task?: Task;
   testFraction?: number;
   standardize?: boolean;
+  /** Fraction of the training examples held out as a validation split (calibration data). */
+  valFraction?: number;
 }
 
 export function parseDataSpecOption(raw: string): DataSpec {
@@ -57,12 +60,14 @@ export function parseDataSpecOption(raw: string): DataSpec {
 
 /** Loads (or generates) and splits the training data. */
 export function loadTrainingData(c: DataChoice): DataSplit {
-  const split = loadDataset(c.spec, { seed: c.seed, task: c.task, testFraction: c.testFraction, standardize: c.standardize });
-  return split;
+  if (!c.valFraction) return loadDataset(c.spec, { seed: c.seed, task: c.task, testFraction: c.testFraction, standardize: c.standardize });
+  // The validation examples leave the training set before standardizing, so its statistics never see them.
+  const carved = carveValidation(loadDataset(c.spec, { seed: c.seed, task: c.task, testFraction: c.testFraction, standardize: false }), c.valFraction, c.seed);
+  return c.standardize ? standardizeSplit(carved) : carved;
 }
 
-export type SplitName = 'train' | 'test' | 'all';
-export const SPLITS: readonly SplitName[] = ['test', 'train', 'all'];
+export type SplitName = 'train' | 'test' | 'all' | 'val';
+export const SPLITS: readonly SplitName[] = ['test', 'train', 'all', 'val'];
 
 /** What a checkpoint remembers about its data, so predict/eval/plot can redo the same split. */
 export interface StoredData {
@@ -73,10 +78,12 @@ export interface StoredData {
   featureNames?: string[];
   targetName?: string;
   classNames?: string[];
+  /** Fraction of the training examples held out as the validation split (train --val-fraction); absent: none. */
+  valFraction?: number;
 }
 
 /** Examples in original units for eval/plot: one split of the spec, split as in training. */
-export function loadSplit(specText: string, stored: StoredData, which: SplitName): { train: Dataset; test?: Dataset; chosen: Dataset } {
+export function loadSplit(specText: string, stored: StoredData, which: SplitName): { train: Dataset; test?: Dataset; val?: Dataset; chosen: Dataset } {
   const spec = parseDataSpecOption(specText);
   const task = spec.kind === 'csv' ? stored.task : undefined;
   // A CSV's target is the checkpoint's target column (by name), not whatever column comes last.
@@ -94,17 +101,22 @@ export function loadSplit(specText: string, stored: StoredData, which: SplitName
   if (split.train.task !== stored.task) {
     throw new PushInputError(`--data ${show(specText)} is ${split.train.task} but the checkpoint was trained for ${stored.task}: expected ${stored.task} data`);
   }
-  split.train = alignToStored(split.train, stored, specText);
+  const carved = carveValidation(split, stored.valFraction ?? 0, stored.seed);
+  split.train = alignToStored(carved.train, stored, specText);
   if (split.test) split.test = alignToStored(split.test, stored, specText);
+  const val = carved.val && alignToStored(carved.val, stored, specText);
   let chosen: Dataset;
-  if (which === 'train') chosen = split.train;
+  if (which === 'val') {
+    if (!val) throw new PushInputError(`--split val: the checkpoint has no validation split (train with --val-fraction F to hold one out)`);
+    chosen = val;
+  } else if (which === 'train') chosen = split.train;
   else if (which === 'test') {
     if (!split.test) {
       throw new PushInputError(`--data ${show(specText)} has no test split (test fraction 0): expected --split train or all`);
     }
     chosen = split.test;
-  } else chosen = split.test ? concat(split.train, split.test) : split.train;
-  return { train: split.train, test: split.test, chosen };
+  } else chosen = [val, split.test].reduce<Dataset>((a, b) => (b ? concat(a, b) : a), split.train);
+  return { train: split.train, test: split.test, val, chosen };
 }
 
 /**

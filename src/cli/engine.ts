@@ -44,7 +44,7 @@ export interface CliMeta {
     optimizer: OptimizerConfig;
     scheduler?: SchedulerConfig;
     algoOptions: Record<string, unknown>;
-    data: { spec: string; task?: Task; testFraction: number; standardize: boolean };
+    data: { spec: string; task?: Task; testFraction: number; standardize: boolean; valFraction?: number };
   };
   model: string;
   loss: LossName;
@@ -115,12 +115,15 @@ export interface OpenPosterior {
   predict(x: Float32Array, xShape: number[], modes: string[]): Promise<Prediction>;
   evaluate(ds: Dataset, split: string): Promise<MetricsTable>;
   close(): Promise<void>;
+  /** The loaded posterior itself (uncertainty tools, src/cli/uncertainty-report.ts). */
+  readonly posterior: Posterior;
 }
 
 /** dir holds a push-ens manifest (read bounded, without following symlinks). */
 export { isCheckpointDir, holdsNoCheckpoint } from '../bayes/checkpoint-dir';
 /** The one-line "locked by pid ..." error when another live run is writing dir. */
 export { checkCheckpointUnlocked } from '../bayes/checkpoint-lock';
+export { lockCheckpoint, storeCalibration } from '../bayes/checkpoint-calibration';
 
 function prefixed<T>(flag: string, fn: () => T): T {
   try {
@@ -252,6 +255,7 @@ export async function openPosterior(info: CheckpointInfo, devices: DeviceChoice,
       removeCleanup();
       await p.close();
     },
+    posterior: p,
   };
 }
 

@@ -12,6 +12,7 @@ import { registerTrain } from './commands/train';
 import { registerPredict } from './commands/predict';
 import { registerEval } from './commands/eval';
 import { registerPlot } from './commands/plot';
+import { registerCalibrate } from './commands/calibrate';
 import { registerExport } from './commands/export';
 import { packageVersion } from './version';
 
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
   registerPredict(program, outputMode);
   registerEval(program, outputMode);
   registerPlot(program, outputMode);
+  registerCalibrate(program, outputMode);
   registerExport(program, outputMode);
   registerDevices(program, outputMode);
 

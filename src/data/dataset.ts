@@ -35,6 +35,8 @@ export interface Normalization {
 }
 
 export interface DataSplit {
+  /** A validation split carved from the training data (calibration), when asked for. */
+  val?: Dataset;
   train: Dataset;
   /** Absent when there is no test split (testFraction 0). */
   test?: Dataset;

@@ -239,7 +239,7 @@ function checkTask(spec: DataSpec, natural: Task, asked: Task | undefined): void
   }
 }
 
-function standardizeSplit(split: DataSplit): DataSplit {
+export function standardizeSplit(split: DataSplit): DataSplit {
   if (split.train.xShape[0] === 0) throw new PushInputError(`data spec ${JSON.stringify(split.train.name)} has no training examples to standardize with: expected TRAIN >= 1`);
   const normalization = fitNormalization(split.train);
   const standardized: DataSplit = { train: applyNormalization(split.train, normalization), normalization };

@@ -12,6 +12,7 @@ import { regressionSpec, reliabilitySpec, renderSvg, svgToPng, widenedGrid } fro
 import { withPosterior } from '../open-posterior';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
+import { runUncertaintyPlot } from './plot-uncertainty';
 
 interface PlotFlags {
   checkpoint?: string;
@@ -23,6 +24,8 @@ interface PlotFlags {
   widen?: string;
   bins?: string;
   title?: string;
+  ood?: string;
+  calibration?: boolean;
   devices?: string;
   backend?: string;
   isolation?: string;
@@ -44,16 +47,19 @@ export function registerPlot(program: Command, modeOf: ModeOf): void {
     .requiredOption('-c, --checkpoint <dir>', 'checkpoint directory written by push-ens train --out')
     .requiredOption('-o, --out <file>', 'FILE.svg, or FILE.png (needs the optional package @resvg/resvg-js)')
     .option('--data <spec>', "data to plot (default: the checkpoint's training data; required if that was a file)")
-    .option('--split <which>', 'classification: test, train or all examples for the diagram (default: test)')
+    .option('--split <which>', 'test, train, val or all examples (classification diagram, --ood, --calibration; default: test)')
     .option('--points <n>', 'regression: grid points of the curves (default: 200)')
     .option('--widen <f>', 'regression: extend the x range by this fraction of it on each side (default: 0.5)')
     .option('--bins <n>', `classification: confidence bins (default: ${DEFAULT_ECE_BINS})`)
     .option('--title <text>', 'chart title')
+    .option('--ood <spec>', 'instead: OOD detection of this data (its test split) against --split: histograms of each uncertainty score, in against OOD, and ROC curves')
+    .option('--calibration', 'instead (regression): the calibration plot, expected against observed coverage of central intervals, before and after push-ens calibrate')
     .option('--force', 'replace an existing --out file');
   addPosteriorCommandTail<PlotFlags>(cmd, 'predict', modeOf, runPlot);
 }
 
 export async function runPlot(flags: PlotFlags, mode: OutputMode): Promise<void> {
+  if (flags.ood !== undefined || flags.calibration) return runUncertaintyPlot(flags, mode);
   const log = new Log(mode);
   const info = engine().readCheckpointInfo('--checkpoint', flags.checkpoint!);
   const format = outputFormat('--out', flags.out!, ['svg', 'png']);

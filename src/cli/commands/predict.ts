@@ -9,8 +9,10 @@ import { PredictInputs, SPLITS, SplitName, loadPredictInputs } from '../data';
 import { withPosterior } from '../open-posterior';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
+import { ConformalFlags, conformalColumns, parseConformalFlags, predictCalibrated } from '../uncertainty-report';
 
-interface PredictFlags {
+interface PredictFlags extends ConformalFlags {
+  uncalibrated?: boolean;
   checkpoint?: string;
   data?: string;
   modes?: string;
@@ -41,9 +43,12 @@ export function registerPredict(program: Command, modeOf: ModeOf): void {
     .requiredOption('-c, --checkpoint <dir>', 'checkpoint directory written by push-ens train --out')
     .option('--data <spec>', "inputs: a data spec (default: the checkpoint's training data; required if that was a file)")
     .option('--modes <list>', 'comma-separated modes (default: mean,std for regression, mean_prob,mode for classification)')
-    .option('--split <which>', 'test, train or all examples of a generated data set (default: test; csv files: every row)')
+    .option('--split <which>', 'test, train, val or all examples of a generated data set (default: test; csv files: every row)')
     .option('-o, --out <file>', 'write predictions to FILE.csv or FILE.json (default: CSV on stdout, or JSON with --json)')
-    .option('--force', 'replace an existing --out file');
+    .option('--force', 'replace an existing --out file')
+    .option('--conformal <alpha>', 'add conformal prediction sets (classification: set, set_size) or intervals (regression: lower, upper) at level 1 - alpha (needs push-ens calibrate)')
+    .option('--conformal-method <m>', 'classification conformal sets: aps (randomised, Romano et al. 2020) or lac (default: aps)')
+    .option('--uncalibrated', "ignore the checkpoint's calibration (temperature / variance scale) for the modes");
   addPosteriorCommandTail<PredictFlags>(cmd, 'predict', modeOf, runPredict);
 }
 
@@ -56,6 +61,7 @@ export async function runPredict(flags: PredictFlags, mode: OutputMode): Promise
   const format = flags.out !== undefined ? outputFormat('--out', flags.out, ['csv', 'json']) : mode.json ? 'json' : 'csv';
   const outFile = flags.out !== undefined ? checkOutputPath('--out', flags.out, { kind: 'file', overwrite: !!flags.force }) : undefined;
   if (flags.force && flags.out === undefined) throw new PushInputError('--force applies to --out FILE: there is no --out to replace');
+  const conformal = parseConformalFlags(flags, info);
   const stored = engine().requireStoredData(info, flags.data);
   const inputs = loadPredictInputs(flags.data ?? stored.spec, stored, split);
   engine().checkInputsFit(flags.data ?? stored.spec, inputs.xShape, info);
@@ -63,11 +69,18 @@ export async function runPredict(flags: PredictFlags, mode: OutputMode): Promise
   log.debug(`checkpoint ${info.dir}: ${info.algo}, epoch ${info.epoch}/${info.epochs}, loss ${info.loss}, data ${JSON.stringify(stored)}`);
 
   log.info(`push-ens predict: ${info.algo}, ${info.particles} particles from ${flags.checkpoint} on ${devices.devices.join(',')}; ${inputs.description}`);
-  const pred: Engine.Prediction = await withPosterior(info, devices, (posterior) => posterior.predict(inputs.x, inputs.xShape, modes));
+  const { pred, sets } = await withPosterior(info, devices, async (posterior) => ({
+    pred: await predictCalibrated(posterior.posterior, inputs.x, inputs.xShape, modes, !!flags.uncalibrated),
+    sets: conformal && (await conformalColumns(posterior.posterior, inputs.x, inputs.xShape, conformal, info.stored?.classNames)),
+  }));
 
   const table = predictionColumns(inputs, pred, modes, info);
+  if (sets) {
+    table.header.push(...sets.header);
+    table.rows.forEach((row, i) => row.push(...sets.cells(i)));
+  }
   if (outFile) {
-    const body = format === 'csv' ? toCsv(table.header, table.rows) : JSON.stringify(predictionJson(flags, info, inputs, pred, modes), jsonReplacer) + '\n';
+    const body = format === 'csv' ? toCsv(table.header, table.rows) : JSON.stringify({ ...predictionJson(flags, info, inputs, pred, modes), conformal: sets?.json }, jsonReplacer) + '\n';
     writeFileAtomic(outFile, body);
     emitResult(
       mode,
@@ -75,7 +88,7 @@ export async function runPredict(flags: PredictFlags, mode: OutputMode): Promise
       () => `wrote ${inputs.xShape[0]} rows (${table.header.length} columns: ${table.header.slice(0, 8).join(', ')}${table.header.length > 8 ? ', ...' : ''}) to ${flags.out}`,
     );
   } else if (format === 'json') {
-    emitResult(mode, predictionJson(flags, info, inputs, pred, modes), () => '');
+    emitResult(mode, { ...predictionJson(flags, info, inputs, pred, modes), conformal: sets?.json }, () => '');
   } else {
     process.stdout.write(toCsv(table.header, table.rows));
   }

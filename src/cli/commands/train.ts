@@ -47,6 +47,7 @@ export interface TrainFlags {
   data?: string;
   task?: string;
   testFraction?: string;
+  valFraction?: string;
   standardize?: boolean;
   model?: string;
   loss?: string;
@@ -118,7 +119,7 @@ const RESUMABLE = new Set([
 ]);
 
 const FLAG_NAMES: Record<string, string> = {
-  algo: '--algo', particles: '--particles', data: '--data', task: '--task', testFraction: '--test-fraction', standardize: '--standardize',
+  algo: '--algo', particles: '--particles', data: '--data', task: '--task', testFraction: '--test-fraction', valFraction: '--val-fraction', standardize: '--standardize',
   model: '--model', loss: '--loss', batchSize: '--batch-size', lr: '--lr', optimizer: '--optimizer', momentum: '--momentum',
   weightDecay: '--weight-decay', scheduler: '--scheduler', seed: '--seed',
   ...Object.fromEntries(Object.entries(ALGO_FLAGS).map(([k, v]) => [k, v.flag])),
@@ -144,6 +145,7 @@ export function registerTrain(program: Command, modeOf: ModeOf): void {
     .option('--data <spec>', `training data, see "Data specs" below (default: ${TRAIN_DEFAULTS.data})`)
     .option('--task <task>', 'regression or classification (csv: data only; default regression)')
     .option('--test-fraction <f>', `fraction of the data held out for metrics, in [0, 1) (default: ${DEFAULT_TEST_FRACTION}; mnist has its own split)`)
+    .option('--val-fraction <f>', 'fraction of the training examples held out as a validation split for push-ens calibrate, in [0, 1) (default: 0)')
     .option('--standardize', 'standardize inputs and regression targets with training statistics (metrics and predictions stay in original units)')
     .option('--model <spec>', `network, see "Model specs" below (default: ${TRAIN_DEFAULTS.model})`)
     .option('--loss <name>', 'mse or gaussian-nll for regression, cross-entropy for classification (default: mse / cross-entropy by task)')
@@ -189,11 +191,19 @@ export function registerTrain(program: Command, modeOf: ModeOf): void {
   });
 }
 
+/** --val-fraction, or the resumed run's (a resumed run keeps its split). */
+function planValFraction(flags: TrainFlags, s: Engine.CliMeta['train'] | undefined): number | undefined {
+  if (flags.valFraction === undefined) return s?.data.valFraction;
+  const f = parseNumber('--val-fraction', flags.valFraction, { min: 0, max: 1, maxExclusive: true });
+  if (s && f !== (s.data.valFraction ?? 0)) throw new PushInputError(`--val-fraction ${f}: a resumed run keeps its validation split (${s.data.valFraction ?? 0}); drop --val-fraction`);
+  return f || undefined;
+}
+
 /** Everything train needs, validated. */
 export interface TrainPlan {
   algo: Algorithm;
   particles: number;
-  data: { spec: string; task?: 'regression' | 'classification'; testFraction: number; standardize: boolean };
+  data: { spec: string; task?: 'regression' | 'classification'; testFraction: number; standardize: boolean; valFraction?: number };
   model: string;
   loss?: string;
   epochs: number;
@@ -310,7 +320,7 @@ export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan
   return {
     algo,
     particles,
-    data: { spec: dataSpec, task, testFraction, standardize: flags.standardize ?? s?.data.standardize ?? false },
+    data: { spec: dataSpec, task, testFraction, standardize: flags.standardize ?? s?.data.standardize ?? false, valFraction: planValFraction(flags, s) },
     model,
     loss: flags.loss ?? stored?.loss,
     epochs,
@@ -388,6 +398,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
     seed: plan.seed,
     task: train.task,
     testFraction: plan.data.testFraction,
+    ...(plan.data.valFraction ? { valFraction: plan.data.valFraction } : {}),
     featureNames: train.featureNames,
     targetName: train.targetName,
     classNames: train.classNames,
@@ -404,7 +415,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       optimizer: plan.optimizer,
       scheduler: plan.scheduler,
       algoOptions: plan.algoOptions,
-      data: { spec: plan.data.spec, task: plan.data.task, testFraction: plan.data.testFraction, standardize: plan.data.standardize },
+      data: { spec: plan.data.spec, task: plan.data.task, testFraction: plan.data.testFraction, standardize: plan.data.standardize, ...(plan.data.valFraction ? { valFraction: plan.data.valFraction } : {}) },
     },
     model: plan.model,
     loss,

@@ -11,6 +11,7 @@ import { registerTrain } from './commands/train';
 import { registerPredict } from './commands/predict';
 import { registerEval } from './commands/eval';
 import { registerPlot } from './commands/plot';
+import { registerWorker } from './commands/worker';
 import { packageVersion } from './version';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
         '  push-ens predict --checkpoint toy-svgd --data toy --modes mean,std --out pred.csv',
         '  push-ens plot --checkpoint toy-svgd --out toy.svg',
         '  push-ens devices',
+        '  push-ens worker --nats nats://127.0.0.1:4222 --name hostA --devices cpu:0,cpu:1',
         '',
         'Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input, 130 interrupted (SIGINT), 143 terminated (SIGTERM).',
       ].join('\n'),
@@ -72,6 +74,7 @@ export function buildProgram(): Command {
   registerEval(program, outputMode);
   registerPlot(program, outputMode);
   registerDevices(program, outputMode);
+  registerWorker(program);
 
   // Subcommands inherit the error handling and output settings.
   for (const cmd of program.commands) {

@@ -77,6 +77,8 @@ export class FrameChannel {
   private nextN = 0;
   private lastProgress = Date.now();
   private lastSent = 0;
+  private lastAck = 0;
+  private dupAcks = 0;
   private readonly pool: Uint8Array[] = [];
   // receive side
   private recvNext = 0;
@@ -85,6 +87,7 @@ export class FrameChannel {
   private ackTimer?: NodeJS.Timeout;
   private lastHeard = Date.now();
   private lastTick = Date.now();
+  private lastGapAck = 0;
   private ticker?: NodeJS.Timeout;
   readonly stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, retransmits: 0 };
 
@@ -210,8 +213,14 @@ export class FrameChannel {
     }
     if (progressed) {
       this.lastProgress = Date.now();
+      this.dupAcks = 0;
       this.pump();
+    } else if (ack === this.lastAck && this.unacked.length > 0 && ++this.dupAcks === 3) {
+      // The peer keeps saying where it stands, behind what we sent: a chunk was lost. Resend now.
+      this.dupAcks = 0;
+      this.retransmit();
     }
+    this.lastAck = ack;
   }
 
   private retransmit(): void {
@@ -230,7 +239,7 @@ export class FrameChannel {
     if (!h) return; // not ours: ignore, as any stray message on the subject
     if (h.protocol !== NATS_PROTOCOL) return this.gone(`it speaks push-ens NATS protocol ${h.protocol}, this side ${NATS_PROTOCOL}`);
     this.lastHeard = Date.now();
-    if (h.ack > 0) this.onAck(h.ack);
+    this.onAck(h.ack);
     if (this.ended) return;
     if (h.type === ChunkType.Bye) {
       const body = parseControl(msg.subarray(CHUNK_HEADER_BYTES));
@@ -242,8 +251,13 @@ export class FrameChannel {
     }
     if (h.type !== ChunkType.Data) return;
     if (h.n !== this.recvNext) {
-      // A duplicate (a retransmission we already have) or a chunk after a gap: say where we are.
-      this.scheduleAck(0);
+      // A duplicate (a retransmission we already have) or a chunk after a gap: say where we
+      // are (at most every 20 ms: a whole window may arrive after one gap).
+      const now = Date.now();
+      if (now - this.lastGapAck >= 20) {
+        this.lastGapAck = now;
+        this.scheduleAck(0);
+      }
       return;
     }
     const problem = this.accept(h, msg.subarray(CHUNK_HEADER_BYTES));

@@ -153,6 +153,7 @@ export class PushDist implements AsyncDisposable {
     const dist = new PushDist(plans, opts, remote, links);
     try {
       await Promise.all(dist.slots.map((slot) => dist.control(slot, 'init', dist.initArgs(slot))));
+      await dist.sendPeers();
     } catch (err) {
       await dist.close();
       throw err;
@@ -320,6 +321,17 @@ export class PushDist implements AsyncDisposable {
       }),
     );
     await this.control(slot, 'roster', [...this.pidDevice]);
+    await this.sendPeers();
+  }
+
+  /** Tells every remote device where the others are, so their particles talk directly (src/runtime/nats/peers.ts). */
+  private async sendPeers(): Promise<void> {
+    if (!this.remote) return;
+    const remote = this.slots.filter((s) => s.link.kind === 'nats' && !s.dead);
+    if (remote.length < 2) return;
+    const { peerTable } = require('./nats/remote') as typeof Remote;
+    const table = peerTable(remote);
+    await Promise.all(remote.map((s) => this.control(s, 'peers', table)));
   }
 
   /** The OS process id of a device's worker, for process-isolated devices. */

@@ -29,6 +29,7 @@ const DELAYED_ACK_MS = 5;
 export interface ChannelOptions {
   nc: NatsConnection;
   sendSubject: string;
+  /** Subscribed by the channel; '' when the owner delivers the messages itself (deliver()). */
   recvSubject: string;
   heartbeatMs: number;
   deadlineMs: number;
@@ -68,6 +69,7 @@ interface Assembly {
 
 export class FrameChannel {
   private sub?: Subscription;
+  private started = false;
   private events: ChannelEvents = { onFrame: () => {}, onGone: () => {} };
   private ended = false;
   // send side
@@ -96,7 +98,10 @@ export class FrameChannel {
   /** Subscribes and starts the heartbeat; frames sent before start() are queued. */
   start(events: ChannelEvents): void {
     this.events = events;
-    this.sub = this.o.nc.subscribe(this.o.recvSubject, { callback: (err, msg) => (err ? this.gone(`its subscription failed: ${err.message}`) : this.onMessage(msg.data)) });
+    if (this.o.recvSubject !== '') {
+      this.sub = this.o.nc.subscribe(this.o.recvSubject, { callback: (err, msg) => (err ? this.gone(`its subscription failed: ${err.message}`) : this.onMessage(msg.data)) });
+    }
+    this.started = true;
     const tick = Math.max(20, Math.min(250, Math.floor(this.o.heartbeatMs / 2)));
     this.lastHeard = this.lastTick = Date.now();
     this.ticker = setInterval(() => this.tick(), tick);
@@ -111,7 +116,12 @@ export class FrameChannel {
     this.queue.push({ frame, crc: frameCrc(frame), count, chunkData, next: 0, onWritten });
     this.stats.framesOut++;
     this.stats.bytesOut += frame.byteLength;
-    if (this.sub) this.pump();
+    if (this.started) this.pump();
+  }
+
+  /** A message for this channel that its owner received (one subscription for many channels). */
+  deliver(msg: Uint8Array): void {
+    if (this.started) this.onMessage(msg);
   }
 
   /** The connection came back (maybe to another server): send again whatever the peer has not acknowledged. */

@@ -15,6 +15,7 @@ import { COORDINATOR, Header, serializeError } from '../protocol';
 import { decodeBody, decodeHeader, encodeFrame } from '../wire';
 import { checkNativePackages, planWorker } from '../worker-plan';
 import { FrameChannel } from './channel';
+import { PeerRouter, checkPeerTable } from './peers';
 import { allowedHandlers, resolveHandlerNames } from './handler-names';
 import { NatsHub } from './hub';
 import { NatsOptions, resolveNatsOptions } from './options';
@@ -155,7 +156,7 @@ export class WorkerHost {
       deadlineMs: req.deadlineMs,
       peer: `coordinator ${req.label}`,
     });
-    const session = new HostSession(this, req, device, channel);
+    const session = new HostSession(this, req, device, channel, this.hub);
     this.sessions.set(req.session, session);
     this.hub.add(channel);
     const c = this.coordinators.get(req.coordinator);
@@ -210,15 +211,27 @@ export class WorkerHost {
 class HostSession {
   private link?: DeviceLink;
   private done = false;
+  private readonly peers: PeerRouter;
 
   constructor(
     private readonly host: WorkerHost,
     readonly req: OpenRequest,
     readonly device: Device,
     readonly channel: FrameChannel,
-  ) {}
+    hub: NatsHub,
+  ) {
+    this.peers = new PeerRouter({
+      nc: hub.nc,
+      hub,
+      session: req.session,
+      heartbeatMs: req.heartbeatMs,
+      deadlineMs: req.deadlineMs,
+      toDevice: (f) => this.link?.send(f),
+    });
+  }
 
   start(): void {
+    this.peers.start();
     this.channel.start({
       onFrame: (f) => this.fromCoordinator(f),
       onGone: (reason) => void this.end(`coordinator: ${reason}`, false),
@@ -236,6 +249,15 @@ class HostSession {
     if (!h || typeof h !== 'object' || !FRAME_KINDS.has(h.k) || typeof h.id !== 'string' || h.id.length > 64) {
       return void this.end('a frame of an unknown kind (protocol violation)');
     }
+    if (h.k === 'ctl' && h.op === 'peers') {
+      // For this host, not the device worker: where the run's other remote devices are.
+      const table = checkPeerTable(safeBody(frame));
+      if (!table) return this.refuse(h, new PushInputError('the peer table is malformed'));
+      this.peers.setTable(table);
+      this.channel.send(encodeFrame({ k: 'reply', id: h.id, from: h.to, to: COORDINATOR, ok: true }, null));
+      return;
+    }
+    if (h.k === 'ctl' && h.op === 'roster') this.peers.setRoster(safeBody(frame));
     if (h.k === 'ctl' && h.op === 'init') {
       if (this.link) return this.refuse(h, new PushInputError('the device worker is already initialised'));
       try {
@@ -263,8 +285,13 @@ class HostSession {
     }
     const link = plan.transport === 'thread' ? new ThreadLink(plan.env) : new ProcessLink(plan.env);
     this.link = link;
+    this.peers.index = typeof args.deviceIndex === 'number' ? args.deviceIndex : -1;
     link.hold(true);
-    link.onFrame((f) => this.channel.send(f));
+    link.onFrame((f) => {
+      // Requests to particles of other remote devices, and replies to theirs, go directly.
+      if (this.peers.active && this.peers.route(decodeHeader<Header>(f), f)) return;
+      this.channel.send(f);
+    });
     link.onDeath((reason) => void this.end(`its device worker died: ${reason}`));
     link.send(encodeFrame(h, { ...args, handlers, backend: plan.backend, nativePackage: plan.nativePackage }));
   }
@@ -290,6 +317,7 @@ class HostSession {
   async end(reason: string, tell = true): Promise<void> {
     if (this.done) return;
     this.done = true;
+    this.peers.stop(`its session ended: ${reason}`);
     if (tell) this.channel.bye(reason, false);
     else this.channel.stop();
     this.host.ended(this, reason);
@@ -297,5 +325,13 @@ class HostSession {
       this.link.kill();
       await this.link.close(0).catch(() => undefined);
     }
+  }
+}
+
+function safeBody(frame: Uint8Array): unknown {
+  try {
+    return decodeBody(frame);
+  } catch {
+    return undefined;
   }
 }

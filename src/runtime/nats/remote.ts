@@ -40,6 +40,8 @@ export class NatsLink implements DeviceLink {
     private readonly channel: FrameChannel,
     /** Where the device really is, e.g. "hostB/cpu:1". */
     readonly where: string,
+    /** The session's id, host and device on the host: what peers need to send it frames directly. */
+    readonly session: { session: string; host: string; device: string },
   ) {
     hub.add(channel);
   }
@@ -129,7 +131,7 @@ export class RemoteDevices {
     const session = newId();
     const subjects = sessionSubjects(host, local, session);
     const channel = new FrameChannel({ nc: this.hub.nc, sendSubject: subjects.toWorker, recvSubject: subjects.toCoordinator, heartbeatMs, deadlineMs, peer: `worker host ${host}` });
-    const link = new NatsLink(this.hub, channel, device.name);
+    const link = new NatsLink(this.hub, channel, device.name, { session, host, device: local });
     link.start();
     const req: OpenRequest = { protocol: NATS_PROTOCOL, version: packageVersion(), coordinator: this.id, label: this.label, session, device: local, heartbeatMs, deadlineMs };
     try {
@@ -203,6 +205,11 @@ export async function discoverWorkers(nc: NatsConnection, waitMs: number): Promi
   await new Promise((r) => setTimeout(r, waitMs));
   sub.unsubscribe();
   return [...found.values()].sort((a, b) => a.host.localeCompare(b.host));
+}
+
+/** The peer table a coordinator sends every remote session: device index, host, device and session. */
+export function peerTable(links: readonly { index: number; link: { kind: string } }[]): { index: number; host: string; device: string; session: string }[] {
+  return links.flatMap(({ index, link }) => (link instanceof NatsLink ? [{ index, ...link.session }] : []));
 }
 
 function newId(): string {

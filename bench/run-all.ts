@@ -1,11 +1,12 @@
 // npm run bench: every benchmark in turn; each prints its table and writes
-// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes, rss, soak, scaling.
+// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes, rss, soak, scaling, cluster.
 import { runMessagingBench } from './messaging';
 import { runTrainBench } from './train';
 import { runBayesBench } from './bayes';
 import { runSoakBench } from './soak';
 import { runRssBench } from './rss';
 import { runScalingBench } from './scaling';
+import { runClusterBench } from './cluster';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   messaging: runMessagingBench,
@@ -14,6 +15,8 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   rss: () => runRssBench(),
   soak: () => runSoakBench(3),
   scaling: () => runScalingBench(process.argv.includes('--quick') ? 1 : 3),
+  // Needs nats-server on PATH (.ci/run installs it).
+  cluster: () => runClusterBench(process.argv.includes('--quick')),
 };
 
 async function main(): Promise<void> {

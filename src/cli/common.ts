@@ -80,6 +80,12 @@ export async function resolveDevices(flags: DeviceFlags, fallback?: Partial<Devi
   return nats ? { devices, backend, isolation, cacheSize, nats } : { devices, backend, isolation, cacheSize };
 }
 
+/** A device choice fit for checkpoints and logs: the NATS servers stay, credentials go. */
+export function withoutSecrets(choice: DeviceChoice): DeviceChoice {
+  const { nats, ...rest } = choice;
+  return nats ? { ...rest, nats: { servers: nats.servers } } : rest;
+}
+
 /**
  * Layouts that run but waste something: more cpu devices than cores (threads
  * share cores), more devices than particles (some devices hold none). One line each.

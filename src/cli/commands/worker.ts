@@ -49,7 +49,7 @@ async function runWorker(flags: WorkerFlags): Promise<void> {
   const { WorkerHost } = require('../../runtime/nats/host') as typeof import('../../runtime/nats/host');
   const host = await WorkerHost.start({ name: flags.name!, devices: flags.devices ?? 'cpu:0', nats, handlers, isolation, slots });
   const devices = host.devices.map((d) => `${host.name}/${d.name}`).join(', ');
-  host.log(`serving ${devices} on ${[nats.servers].flat().join(',')} (push-ens NATS protocol ${(await import('../../runtime/nats/protocol.js')).NATS_PROTOCOL})`);
+  host.log(`serving ${devices} on ${[nats.servers].flat().join(',')} (push-ens NATS protocol ${(require('../../runtime/nats/protocol') as typeof import('../../runtime/nats/protocol')).NATS_PROTOCOL})`);
   await new Promise<void>((resolve) => interrupts.signal.addEventListener('abort', () => resolve(), { once: true }));
   host.log(`${interrupts.received}: draining`);
   await host.drain(drainMs);

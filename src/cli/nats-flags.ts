@@ -43,6 +43,7 @@ export function natsOptionsFromFlags(flags: NatsFlags, env: NodeJS.ProcessEnv = 
     if (stray) throw new PushInputError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --nats URL`);
     return undefined;
   }
+  if (flags.natsPass !== undefined && flags.natsUser === undefined) throw new PushInputError('--nats-pass needs --nats-user');
   const tls = flags.natsCa !== undefined || flags.natsCert !== undefined || flags.natsKey !== undefined || /^tls:/.test(flags.nats);
   const opts: NatsOptions = { servers: flags.nats };
   if (flags.natsUser !== undefined) Object.assign(opts, { user: flags.natsUser, pass: pass ?? '' });

@@ -17,8 +17,8 @@ import type { NatsConnection, Subscription } from 'nats';
 import { CHUNK_HEADER_BYTES, ChunkHeader, ChunkType, controlChunk, frameCrc, readChunkHeader, writeChunkHeader } from './chunks';
 import { NATS_PROTOCOL, encodeControl, parseControl } from './protocol';
 
-/** Largest frame accepted from a peer. */
-export const MAX_FRAME_BYTES = 2 ** 31;
+/** Largest frame accepted from a peer (a snapshot of 60 M parameters with Adam's two slots and gradients). */
+export const MAX_FRAME_BYTES = 2 ** 30;
 /** Largest chunk payload, whatever the server allows. */
 const MAX_CHUNK_DATA = 8 << 20;
 /** Unacknowledged bytes in flight, at least. */

@@ -8,6 +8,7 @@
 //  - get: one 40 MB `get` (5,005,000 parameters and gradients) between two worker
 //    hosts, direct on the peer's subject (goal >= 200 MB/s); and the bare frame
 //    channel between two NATS clients of one process, the client library's ceiling.
+//  - latency: the round trip of a no-op handler call, local thread / process / worker host.
 //  - fanout: 64 particles of a tiny model on 2..16 worker processes of one device
 //    each; coordinator wall and CPU time per epoch against the device count.
 // Run: npm run bench -- cluster   (or: npm run build && node dist/bench/cluster.js [--quick])
@@ -149,6 +150,33 @@ async function bulkGet(server: NatsServer, reps: number): Promise<Row[]> {
   return rows;
 }
 
+/** Median round trip of a handler that does nothing, on a local thread, a local process and a worker host. */
+export async function roundTrips(server: NatsServer, reps: number): Promise<Row[]> {
+  const model = { format: 'push-ens/sequential', inputShape: [3], layers: [{ type: 'dense', units: 2 }] };
+  const rows: Row[] = [];
+  for (const [where, opts] of [
+    ['local thread (cpu:0)', { devices: 'cpu:0' }],
+    ['local process (cpu:0, isolation process)', { devices: 'cpu:0', isolation: 'process' }],
+    ['NATS worker host (w1/cpu:0)', { devices: 'w1/cpu:0', nats: { servers: server.url } }],
+  ] as const) {
+    const dist = await PushDist.create({ ...opts, model, handlers: FIXTURE_HANDLERS });
+    try {
+      dist.createParticle();
+      for (let i = 0; i < 20; i++) await dist.launch(0, 'whereAmI');
+      const ms: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        await dist.launch(0, 'whereAmI');
+        ms.push(performance.now() - t0);
+      }
+      rows.push({ device: where, median_ms: median(ms), p90_ms: [...ms].sort((a, b) => a - b)[Math.floor(reps * 0.9)] });
+    } finally {
+      await dist.close();
+    }
+  }
+  return rows;
+}
+
 async function fanout(server: NatsServer, counts: number[]): Promise<Row[]> {
   const most = Math.max(...counts);
   console.error(`  starting ${most} worker processes...`);
@@ -209,9 +237,11 @@ export async function runClusterBench(quick = false): Promise<Record<string, Row
     printTable('seed workload, 8 particles: 2 NATS worker hosts vs 2 local process devices (loopback; goal <= 1.15x for the ensemble)', overhead);
     const get = await bulkGet(server, quick ? 3 : 6);
     printTable('40 MB over NATS on loopback (goal >= 200 MB/s)', get);
+    const latency = await roundTrips(server, quick ? 50 : 200);
+    printTable('round trip of a no-op handler call', latency);
     const fan = await fanout(server, quick ? [2, 8] : [2, 4, 8, 16]);
     printTable('fan-out: 64 particles of a 4-8-1 net on N worker processes of one device each', fan);
-    const results = { overhead, get, fanout: fan };
+    const results = { overhead, get, latency, fanout: fan };
     const file = writeResults('cluster', {
       note: 'loopback NATS (one nats-server), worker hosts as separate processes on the same shared 2-core machine: indicative figures',
       ...results,

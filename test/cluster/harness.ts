@@ -42,9 +42,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
+    const s = net.connect(port, host);
     s.once('connect', () => {
       s.destroy();
       resolve(true);
@@ -88,10 +88,11 @@ function stopper(proc: ChildProcess): (signal?: NodeJS.Signals) => Promise<void>
 }
 
 /** Starts nats-server on a free loopback port; `config` is written to a file (an accounts/users block, say). */
-export async function startNatsServer(opts: { config?: string; cluster?: { name: string; port: number; routes: number[] } } = {}): Promise<NatsServer> {
+export async function startNatsServer(opts: { config?: string; cluster?: { name: string; port: number; routes: number[] }; host?: string } = {}): Promise<NatsServer> {
+  const host = opts.host ?? '127.0.0.1';
   const port = await freePort();
   const monitorPort = await freePort();
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort)];
+  const args = ['-a', host, '-p', String(port), '-m', String(monitorPort)];
   if (opts.config !== undefined) {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'push-ens-nats-')), 'server.conf');
     fs.writeFileSync(file, opts.config);
@@ -107,13 +108,13 @@ export async function startNatsServer(opts: { config?: string; cluster?: { name:
   proc.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
   await waitFor(`nats-server on port ${port}`, async () => {
     if (proc.exitCode !== null) throw new Error(`nats-server exited: ${log}`);
-    return canConnect(port);
+    return canConnect(port, host);
   });
   return {
     pid: proc.pid!,
     port,
     monitorPort,
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${host}:${port}`,
     proc,
     stop: stopper(proc),
     async connectionNames() {
@@ -146,9 +147,18 @@ export interface WorkerProcess {
 }
 
 /** Starts `push-ens worker` as its own OS process and waits until it serves. */
-export async function startWorker(urls: string | string[], name: string, devices = 'cpu:0', extra: string[] = [], env: Record<string, string> = {}): Promise<WorkerProcess> {
+export async function startWorker(
+  urls: string | string[],
+  name: string,
+  devices = 'cpu:0',
+  extra: string[] = [],
+  env: Record<string, string> = {},
+  /** A command that runs the worker (e.g. ['ip', 'netns', 'exec', NS]): it must exec node in place, so the pid is the worker's. */
+  wrapper: string[] = [],
+): Promise<WorkerProcess> {
   const servers = [urls].flat().join(',');
-  const proc = spawn(process.execPath, [CLI, 'worker', '--nats', servers, '--name', name, '--devices', devices, ...extra], {
+  const command = [...wrapper, process.execPath, CLI, 'worker', '--nats', servers, '--name', name, '--devices', devices, ...extra];
+  const proc = spawn(command[0], command.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, GLIBC_TUNABLES: withHugePages(process.env.GLIBC_TUNABLES), ...env },
   });

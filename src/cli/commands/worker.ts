@@ -50,6 +50,13 @@ async function runWorker(flags: WorkerFlags): Promise<void> {
   const host = await WorkerHost.start({ name: flags.name!, devices: flags.devices ?? 'cpu:0', nats, handlers, isolation, slots });
   const devices = host.devices.map((d) => `${host.name}/${d.name}`).join(', ');
   host.log(`serving ${devices} on ${[nats.servers].flat().join(',')} (push-ens NATS protocol ${(require('../../runtime/nats/protocol') as typeof import('../../runtime/nats/protocol')).NATS_PROTOCOL})`);
+  // A connection closed for good (not a reconnect) leaves nothing to serve: exit 1 so a supervisor restarts us.
+  void host.closed.then((err) => {
+    if (host.isDraining) return;
+    host.log(`the NATS connection closed${err ? `: ${String((err as Error).message).split('\n')[0]}` : ''}; exiting`);
+    interrupts.uninstall();
+    process.exit(1);
+  });
   await new Promise<void>((resolve) => interrupts.signal.addEventListener('abort', () => resolve(), { once: true }));
   host.log(`${interrupts.received}: draining`);
   await host.drain(drainMs);

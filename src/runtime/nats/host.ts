@@ -181,6 +181,16 @@ export class WorkerHost {
     if (this.sessions.size === 0) this.idle?.();
   }
 
+  /** Settles when the NATS connection is closed for good (with its error, if any); reconnects do not count. */
+  get closed(): Promise<void | Error> {
+    return this.hub.nc.closed();
+  }
+
+  /** Whether drain() was called. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
   /** Sessions open now (for tests and the drain). */
   get sessionCount(): number {
     return this.sessions.size;

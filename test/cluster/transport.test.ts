@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect } from 'nats';
-import { trainDeepEnsemble, trainSVGD, Posterior } from '../../src/bayes';
+import { trainDeepEnsemble, trainMCDropout, trainMultiSWAG, trainSVGD, Posterior } from '../../src/bayes';
 import { PushDist } from '../../src/runtime/coordinator';
 import { dense } from '../../src/nn';
 import { PushInputError, PushWorkerError } from '../../src/util/errors';
@@ -138,7 +138,7 @@ test('a coordinator and a worker host of different protocol versions refuse each
   expect(hostA.proc.exitCode).toBeNull();
 });
 
-test('same seed, same result: one local device and two worker hosts give bit-identical posteriors (ensemble and SVGD); a checkpoint loads onto remote devices', async () => {
+test('same seed, same result: one local device and two worker hosts give bit-identical posteriors (all four algorithms); a checkpoint loads onto remote devices', async () => {
   const data = regressionData(64, 3);
   const base = { model: dense([3, 12, 1]), data, epochs: 3, batchSize: 16, particles: 4, seed: 11 };
   const nats = { servers: server.url };
@@ -156,6 +156,13 @@ test('same seed, same result: one local device and two worker hosts give bit-ide
   const svgdLocal = await params(trainSVGD({ ...base, epochs: 2, devices: 'cpu:0' }));
   const svgdSpread = await params(trainSVGD({ ...base, epochs: 2, devices: 'hostA/cpu:0,cpu:0,hostB/cpu:1', nats }));
   for (let k = 0; k < 4; k++) expect(Array.from(svgdSpread[k])).toEqual(Array.from(svgdLocal[k]));
+  // MultiSWAG (moments kept in the workers) and MC dropout, briefly.
+  const small = { ...base, particles: 2, epochs: 2 };
+  for (const train of [(o: typeof small & { devices: string }) => trainMultiSWAG({ ...o, swagEpochs: 1 }), trainMCDropout]) {
+    const a = await params(train({ ...small, devices: 'cpu:0' }));
+    const b = await params(train({ ...small, devices: 'hostA/cpu:0,hostB/cpu:1', nats } as typeof small & { devices: string }));
+    for (let k = 0; k < 2; k++) expect(Array.from(b[k])).toEqual(Array.from(a[k]));
+  }
 
   const { dir, cleanup } = tempDir('nats-load');
   try {

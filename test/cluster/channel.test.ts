@@ -98,7 +98,7 @@ test('lost chunks are sent again: every 5th chunk dropped once, the frames still
   }
 });
 
-test('a corrupted frame fails its CRC-32 check and ends the session; a silent peer is gone after the deadline', async () => {
+test('a corrupted chunk fails its CRC-32 check and ends the session; a silent peer is gone after the deadline', async () => {
   const bad = pair((msg) => {
     const h = readChunkHeader(msg)!;
     if (h.type === 1 && h.index === 1) msg[CHUNK_HEADER_BYTES + 10] ^= 0xff;
@@ -109,7 +109,7 @@ test('a corrupted frame fails its CRC-32 check and ends the session; a silent pe
     bad.left.send(frame(200_000, 3));
     await until(() => bad.gone.length > 0);
     expect(bad.got).toEqual([]);
-    expect(bad.gone[0]).toBe('right: a frame failed its CRC-32 check (protocol violation)');
+    expect(bad.gone[0]).toBe('right: a chunk failed its CRC-32 check (protocol violation)');
   } finally {
     bad.close();
   }

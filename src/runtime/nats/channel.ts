@@ -14,7 +14,7 @@
 // Liveness: each side sends a beat when it has sent nothing for heartbeatMs;
 // a peer silent for deadlineMs is gone. A bye ends the session at once.
 import type { NatsConnection, Subscription } from 'nats';
-import { CHUNK_HEADER_BYTES, ChunkHeader, ChunkType, controlChunk, frameCrc, readChunkHeader, writeChunkHeader } from './chunks';
+import { CHUNK_HEADER_BYTES, ChunkHeader, ChunkType, chunkCrc, controlChunk, readChunkHeader, writeChunkHeader } from './chunks';
 import { NATS_PROTOCOL, encodeControl, parseControl } from './protocol';
 
 /** Largest frame accepted from a peer (a snapshot of 60 M parameters with Adam's two slots and gradients). */
@@ -45,7 +45,6 @@ export interface ChannelEvents {
 
 interface Outgoing {
   frame: Uint8Array;
-  crc: number;
   count: number;
   chunkData: number;
   next: number;
@@ -64,7 +63,6 @@ interface Assembly {
   filled: number;
   next: number;
   count: number;
-  crc: number;
 }
 
 export class FrameChannel {
@@ -113,7 +111,7 @@ export class FrameChannel {
     if (this.ended) return;
     const chunkData = this.chunkData();
     const count = Math.max(1, Math.ceil(frame.byteLength / chunkData));
-    this.queue.push({ frame, crc: frameCrc(frame), count, chunkData, next: 0, onWritten });
+    this.queue.push({ frame, count, chunkData, next: 0, onWritten });
     this.stats.framesOut++;
     this.stats.bytesOut += frame.byteLength;
     if (this.started) this.pump();
@@ -179,8 +177,9 @@ export class FrameChannel {
       const end = Math.min(out.frame.byteLength, start + out.chunkData);
       const msg = this.takeBuffer(CHUNK_HEADER_BYTES + end - start);
       const last = out.next === out.count - 1;
-      writeChunkHeader(msg, { type: ChunkType.Data, protocol: NATS_PROTOCOL, index: out.next, n: this.nextN, ack: this.recvNext, count: out.count, frameLength: out.frame.byteLength, crc: out.crc });
-      msg.set(out.frame.subarray(start, end), CHUNK_HEADER_BYTES);
+      const data = out.frame.subarray(start, end);
+      writeChunkHeader(msg, { type: ChunkType.Data, protocol: NATS_PROTOCOL, index: out.next, n: this.nextN, ack: this.recvNext, count: out.count, frameLength: out.frame.byteLength, crc: chunkCrc(data) });
+      msg.set(data, CHUNK_HEADER_BYTES);
       const sent: Sent = { n: this.nextN++, msg, bytes: end - start, onWritten: last ? out.onWritten : undefined };
       if (this.unacked.length === 0) this.lastProgress = Date.now();
       this.unacked.push(sent);
@@ -279,11 +278,12 @@ export class FrameChannel {
       if (this.assembly) return 'a frame started before the previous one ended';
       if (h.frameLength > MAX_FRAME_BYTES) return `a frame of ${h.frameLength} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit`;
       if (h.count < 1 || h.count > h.frameLength + 1) return `a frame of ${h.frameLength} bytes claims ${h.count} chunks`;
-      this.assembly = { buf: new Uint8Array(new ArrayBuffer(h.frameLength)), filled: 0, next: 0, count: h.count, crc: h.crc };
+      this.assembly = { buf: new Uint8Array(new ArrayBuffer(h.frameLength)), filled: 0, next: 0, count: h.count };
     }
     const a = this.assembly;
-    if (!a || h.index !== a.next || h.count !== a.count || h.frameLength !== a.buf.byteLength || h.crc !== a.crc) return 'a chunk does not continue its frame';
+    if (!a || h.index !== a.next || h.count !== a.count || h.frameLength !== a.buf.byteLength) return 'a chunk does not continue its frame';
     if (a.filled + data.byteLength > a.buf.byteLength) return 'a frame overflows its stated length';
+    if (chunkCrc(data) !== h.crc) return 'a chunk failed its CRC-32 check';
     a.buf.set(data, a.filled);
     a.filled += data.byteLength;
     a.next++;
@@ -292,7 +292,6 @@ export class FrameChannel {
     if (a.next === a.count) {
       this.assembly = undefined;
       if (a.filled !== a.buf.byteLength) return `a frame ended at ${a.filled} of its ${a.buf.byteLength} bytes`;
-      if (frameCrc(a.buf) !== a.crc) return 'a frame failed its CRC-32 check';
       this.stats.framesIn++;
       this.stats.bytesIn += a.filled;
       this.events.onFrame(a.buf);

@@ -1,14 +1,16 @@
 // The NATS message that carries a frame, or a piece of one. A frame larger
 // than the server's max_payload travels as several chunks; every chunk names
-// its frame's length, chunk count and CRC-32, so the receiver can reassemble
-// the frame and check it. Chunks are numbered once per direction of a session
+// its frame's length and chunk count, its own index and the CRC-32 of its own
+// data, so the receiver can reassemble the frame and check every piece as it
+// arrives (checksums per chunk overlap with the wait for the next ones, where
+// one over the whole frame would stall both ends). Chunks are numbered once per direction of a session
 // (`n`), and every message carries the sender's cumulative acknowledgement of
 // the other direction (`ack`): that numbering is what flow control and
 // retransmission after a server failover rest on (channel.ts).
 //
 //   0 u8 magic 0x50 | 1 u8 type | 2 u16 protocol | 4 u32 chunk index |
 //   8 f64 n | 16 f64 ack | 24 u32 chunk count | 28 u32 frame length |
-//   32 u32 frame CRC-32 | 36 u32 reserved | 40 data
+//   32 u32 CRC-32 of the chunk's data | 36 u32 reserved | 40 data
 import * as zlib from 'node:zlib';
 import { NATS_PROTOCOL } from './protocol';
 
@@ -71,8 +73,8 @@ export function readChunkHeader(msg: Uint8Array): ChunkHeader | undefined {
   };
 }
 
-export function frameCrc(frame: Uint8Array): number {
-  return zlib.crc32(frame) >>> 0;
+export function chunkCrc(data: Uint8Array): number {
+  return zlib.crc32(data) >>> 0;
 }
 
 /** A header-only message (a beat), or a bye with its JSON reason. */

@@ -66,6 +66,7 @@ export interface OpenRequest {
 export type OpenReply = { ok: true; protocol: number; version: string; host: string; device: string } | { ok: false; protocol: number; error: string };
 
 const SESSION_PATTERN = /^[A-Za-z0-9]{8,64}$/;
+const PRINTABLE = /^[\x20-\x7e]*$/;
 const LOCAL_DEVICE_PATTERN = /^(cpu|cuda):(0|[1-9][0-9]{0,3})$/;
 
 /** Parses bounded JSON; undefined when it is not an object. */
@@ -90,9 +91,10 @@ const isStr = (v: unknown, max: number): v is string => typeof v === 'string' &&
 export function checkOpenRequest(v: Record<string, unknown> | undefined): OpenRequest | string {
   if (!v) return 'the open request is not a JSON object';
   if (!isInt(v.protocol, 0, 1e6)) return 'the open request has no protocol version';
-  if (!isStr(v.version, 64)) return 'the open request has no version';
+  // Printable ASCII only: the label and version go into the worker host's log.
+  if (!isStr(v.version, 64) || !PRINTABLE.test(v.version)) return 'the open request has no version';
   if (!isStr(v.coordinator, 64) || !SESSION_PATTERN.test(v.coordinator)) return 'the open request has a bad coordinator id';
-  if (!isStr(v.label, 200)) return 'the open request has a bad label';
+  if (!isStr(v.label, 200) || !PRINTABLE.test(v.label)) return 'the open request has a bad label';
   if (!isStr(v.session, 64) || !SESSION_PATTERN.test(v.session)) return 'the open request has a bad session id';
   if (!isStr(v.device, 16) || !LOCAL_DEVICE_PATTERN.test(v.device)) return `the open request names a bad device ${JSON.stringify(String(v.device).slice(0, 20))}`;
   if (!isInt(v.heartbeatMs, 50, 60_000) || !isInt(v.deadlineMs, 200, 600_000) || v.deadlineMs < 2 * v.heartbeatMs) return 'the open request has bad heartbeat settings';

@@ -108,7 +108,7 @@ export class NatsLink implements DeviceLink {
 export class RemoteDevices {
   /** Random id of this coordinator, sent with every open request. */
   private readonly id: string;
-  private readonly label = `${os.hostname()} pid ${process.pid}`;
+  private readonly label = `${os.hostname()} pid ${process.pid}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 
   private constructor(private readonly hub: NatsHub) {
     this.id = newId();

@@ -12,10 +12,7 @@ export const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
 export const FIXTURE_HANDLERS = path.resolve(__dirname, 'fixtures', 'cluster-handlers.js');
 
 const started = new Set<ChildProcess>();
-
-export function natsServerAvailable(): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => d !== '' && fs.existsSync(path.join(d, 'nats-server')));
-}
+const tempDirs: string[] = [];
 
 /** A free TCP port on 127.0.0.1 (probe and release). */
 export function freePort(): Promise<number> {
@@ -94,7 +91,9 @@ export async function startNatsServer(opts: { config?: string; cluster?: { name:
   const monitorPort = await freePort();
   const args = ['-a', host, '-p', String(port), '-m', String(monitorPort)];
   if (opts.config !== undefined) {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'push-ens-nats-')), 'server.conf');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'push-ens-nats-'));
+    tempDirs.push(dir);
+    const file = path.join(dir, 'server.conf');
     fs.writeFileSync(file, opts.config);
     args.push('-c', file);
   }
@@ -188,7 +187,8 @@ export async function startWorker(
   return w;
 }
 
-/** SIGKILLs everything this harness started that is still running (afterAll). */
+/** SIGKILLs everything this harness started that is still running, and removes its config files (afterAll). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...started].map((p) => stopper(p)('SIGKILL')));
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }

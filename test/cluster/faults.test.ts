@@ -10,7 +10,7 @@ import { trainDeepEnsemble } from '../../src/bayes';
 import { PushDist } from '../../src/runtime/coordinator';
 import { discoverWorkers } from '../../src/runtime/nats/remote';
 import { dense } from '../../src/nn';
-import { PushWorkerError } from '../../src/util/errors';
+import { PushTimeoutError, PushWorkerError } from '../../src/util/errors';
 import { regressionData, tempDir } from '../bayes/helpers';
 import { FIXTURE_HANDLERS, NatsServer, sleep, startNatsServer, startWorker, stopAll } from './harness';
 
@@ -50,6 +50,23 @@ test.each(['SIGKILL', 'SIGSTOP'] as const)('a worker host stopped by %s fails it
     expect(elapsed).toBeLessThan(DEADLINE_MS + 2000);
     expect(await local).toBe('done'); // the local device is unaffected
     expect(dist.deadDevices().map((d) => d.device)).toEqual([`host${signal}/cpu:0`]);
+  } finally {
+    await dist.close();
+    await host.stop('SIGKILL');
+  }
+});
+
+test('timeoutMs kills a remote device that does not answer; its host frees the session and restartDevice opens a new one there', async () => {
+  const host = await startWorker(server.url, 'hostTO', 'cpu:0', ['--handlers', FIXTURE_HANDLERS]);
+  const dist = await PushDist.create({ devices: 'hostTO/cpu:0', model: MODEL, handlers: FIXTURE_HANDLERS, nats: nats(), timeoutMs: 800 });
+  try {
+    dist.createParticle();
+    const err = await dist.launch(0, 'slow', 30_000).catch((e) => e);
+    expect(err).toBeInstanceOf(PushTimeoutError);
+    expect(dist.deadDevices().map((d) => d.device)).toEqual(['hostTO/cpu:0']);
+    await host.waitForLine(/coordinator .* left \(coordinator: killed by the coordinator\)/);
+    await dist.restartDevice('hostTO/cpu:0');
+    expect(await dist.launch<{ os: number }>(0, 'whereAmI')).toMatchObject({ device: 'hostTO/cpu:0', os: host.pid });
   } finally {
     await dist.close();
     await host.stop('SIGKILL');

@@ -1,5 +1,5 @@
 // npm run bench: every benchmark in turn; each prints its table and writes
-// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes, rss, soak, scaling, ood.
+// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes, rss, soak, scaling, ood, cluster.
 import { runMessagingBench } from './messaging';
 import { runTrainBench } from './train';
 import { runBayesBench } from './bayes';
@@ -7,6 +7,7 @@ import { runSoakBench } from './soak';
 import { runRssBench } from './rss';
 import { runScalingBench } from './scaling';
 import { runOodBench } from './ood';
+import { runClusterBench } from './cluster';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   messaging: runMessagingBench,
@@ -16,6 +17,8 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   soak: () => runSoakBench(3),
   scaling: () => runScalingBench(process.argv.includes('--quick') ? 1 : 3),
   ood: () => runOodBench(process.argv.includes('--quick')),
+  // Needs nats-server on PATH (.ci/run installs it).
+  cluster: () => runClusterBench(process.argv.includes('--quick')),
 };
 
 async function main(): Promise<void> {

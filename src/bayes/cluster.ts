@@ -4,6 +4,7 @@
 // compute and messaging (the rest: encoding, thread or process hops, waiting).
 import * as path from 'node:path';
 import { PushDist } from '../runtime/coordinator';
+import type { NatsOptions } from '../runtime/nats/options';
 import type { ParticleSnapshot } from '../runtime/worker-api';
 import type { OptimizerConfig } from '../nn/optimizers';
 import type { SchedulerConfig } from '../nn/schedulers';
@@ -17,6 +18,8 @@ export interface ClusterOptions {
   devices?: string | readonly string[];
   backend?: string;
   isolation?: string;
+  /** NATS servers and credentials for remote devices. */
+  nats?: NatsOptions;
   cacheSize?: number;
   /** Device-resident training; default: on the tensorflow backend only. */
   resident?: boolean;
@@ -81,6 +84,7 @@ export class ParticleCluster {
       handlers: BAYES_HANDLERS,
       backend: opts.backend,
       isolation: opts.isolation,
+      nats: opts.nats,
       cacheSize: opts.cacheSize,
       resident: opts.resident,
       seed: opts.seed,

@@ -1,6 +1,7 @@
 // Options of the training functions: what users pass, the defaults, and the
 // resolved (JSON-serialisable) form that goes into checkpoints.
 import type { PhaseClock } from '../util/phases';
+import type { NatsOptions } from '../runtime/nats/options';
 import { PushInputError, describeValue } from '../util/errors';
 import { LOSS_NAMES, LossName } from '../nn/loss-names';
 import { OptimizerConfig, OptimizerInput, parseOptimizerConfig } from '../nn/optimizers';
@@ -74,6 +75,8 @@ export interface CommonTrainOptions {
   cacheSize?: number;
   backend?: string;
   isolation?: string;
+  /** NATS servers and credentials for devices of worker hosts ("hostA/cpu:0"; docs/CLUSTER.md). */
+  nats?: NatsOptions;
   /** Device-resident training (parameters, gradients and optimizer state stay on the backend). Default: on the tensorflow backend only. */
   resident?: boolean;
   onEpoch?: (report: EpochReport) => void | Promise<void>;

@@ -3,6 +3,7 @@
 // particles' stacked outputs, the coordinator interleaves them into
 // [B, members, out] and reduces them with PredictiveReducer (the BMA), so a
 // test set of any size passes through in bounded memory.
+import type { NatsOptions } from '../runtime/nats/options';
 import { PushInputError, describeValue } from '../util/errors';
 import { deriveSeed } from '../util/rng';
 import type { Dataset, Normalization, Task } from '../data/dataset';
@@ -102,6 +103,8 @@ export interface LoadOptions {
   devices?: string | readonly string[];
   backend?: string;
   isolation?: string;
+  /** NATS servers and credentials for devices of worker hosts ("hostA/cpu:0"). */
+  nats?: NatsOptions;
   cacheSize?: number;
   /** Milliseconds a device may take to answer one message (a prediction batch) before PushTimeoutError. Default: no limit. */
   timeoutMs?: number;
@@ -303,7 +306,7 @@ export class Posterior implements AsyncDisposable {
     if (states.length !== info.particleSeeds.length) throw new PushInputError(`checkpoint ${dir}: ${states.length} particle records for ${info.particleSeeds.length} seeds: the checkpoint is corrupt`);
     const priorBeta = info.algorithm === 'ensemble' ? (info.options as ResolvedEnsemble).priorBeta : null;
     const cluster = await launchCluster({
-      cluster: { model: info.model, devices: opts.devices, backend: opts.backend, isolation: opts.isolation, cacheSize: opts.cacheSize, seed: info.common.seed, timeoutMs: opts.timeoutMs },
+      cluster: { model: info.model, devices: opts.devices, backend: opts.backend, isolation: opts.isolation, nats: opts.nats, cacheSize: opts.cacheSize, seed: info.common.seed, timeoutMs: opts.timeoutMs },
       common: info.common,
       seeds: states.map((s) => s.seed),
       states,

@@ -164,6 +164,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
       devices: opts.devices,
       backend: opts.backend,
       isolation: opts.isolation,
+      nats: opts.nats,
       cacheSize: opts.cacheSize,
       resident: opts.resident,
       seed: common.seed,

@@ -1,5 +1,7 @@
 // Pieces shared by the commands: the output flags, the device flags and
 // their validation (before any worker starts).
+import type { NatsOptions } from '../runtime/nats/options';
+import { NatsFlags, addNatsFlags, natsOptionsFromFlags } from './nats-flags';
 import * as os from 'node:os';
 import { Command } from 'commander';
 import { PushInputError } from '../util/errors';
@@ -31,8 +33,9 @@ export function addOutputFlags(cmd: Command, json = true): Command {
 }
 
 export function addDeviceFlags(cmd: Command, what: string): Command {
+  addNatsFlags(cmd);
   return cmd
-    .option('--devices <list>', `devices to ${what} on, comma-separated cpu:N / cuda:N (default: ${TRAIN_DEFAULTS.devices})`)
+    .option('--devices <list>', `devices to ${what} on, comma-separated cpu:N / cuda:N, or HOST/cpu:N on a worker host with --nats (default: ${TRAIN_DEFAULTS.devices})`)
     .option('--backend <name>', `backend of cpu:N devices: wasm, cpu or tensorflow (default: ${TRAIN_DEFAULTS.backend})`)
     .option('--isolation <kind>', `run cpu:N devices as worker threads or child processes: thread or process (default: ${TRAIN_DEFAULTS.isolation})`)
     .option('--cache-size <n>', 'particles per device kept live on the device; the rest wait in host memory (default: no limit)');
@@ -43,9 +46,11 @@ export interface DeviceChoice {
   backend: string;
   isolation: 'thread' | 'process';
   cacheSize?: number;
+  /** NATS servers and credentials, when the list names remote devices (or --nats was given). */
+  nats?: NatsOptions;
 }
 
-export interface DeviceFlags {
+export interface DeviceFlags extends NatsFlags {
   devices?: string;
   backend?: string;
   isolation?: string;
@@ -69,7 +74,16 @@ export async function resolveDevices(flags: DeviceFlags, fallback?: Partial<Devi
   // Loaded here, not at start-up: flag errors never need it.
   const { checkNativePackages } = require('../runtime/worker-plan') as typeof WorkerPlan;
   checkNativePackages(plans);
-  return { devices, backend, isolation, cacheSize };
+  const nats = natsOptionsFromFlags(flags);
+  const remote = devices.find((d) => d.includes('/'));
+  if (remote && !nats) throw new PushInputError(`--devices ${remote} is on a worker host: give --nats URL (the NATS server the host's \`push-ens worker\` uses)`);
+  return nats ? { devices, backend, isolation, cacheSize, nats } : { devices, backend, isolation, cacheSize };
+}
+
+/** A device choice fit for checkpoints and logs: the NATS servers stay, credentials go. */
+export function withoutSecrets(choice: DeviceChoice): DeviceChoice {
+  const { nats, ...rest } = choice;
+  return nats ? { ...rest, nats: { servers: nats.servers } } : rest;
 }
 
 /**

@@ -237,7 +237,7 @@ export async function openPosterior(info: CheckpointInfo, devices: DeviceChoice,
     await posterior?.close();
   });
   interrupts.throwIfInterrupted();
-  posterior = await Posterior.load(info.dir, { devices: devices.devices, backend: devices.backend, isolation: devices.isolation, cacheSize: devices.cacheSize });
+  posterior = await Posterior.load(info.dir, { devices: devices.devices, backend: devices.backend, isolation: devices.isolation, cacheSize: devices.cacheSize, nats: devices.nats });
   if (closed || interrupts.received) {
     await posterior.close();
     interrupts.throwIfInterrupted();
@@ -285,6 +285,7 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
     devices: req.devices.devices,
     backend: req.devices.backend,
     isolation: req.devices.isolation,
+    nats: req.devices.nats,
     cacheSize: req.devices.cacheSize,
     resident: req.resident,
     seed: req.seed,

@@ -14,6 +14,7 @@ import { registerEval } from './commands/eval';
 import { registerPlot } from './commands/plot';
 import { registerCalibrate } from './commands/calibrate';
 import { registerExport } from './commands/export';
+import { registerWorker } from './commands/worker';
 import { packageVersion } from './version';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -66,6 +67,7 @@ export function buildProgram(): Command {
         '  push-ens plot --checkpoint toy-svgd --out toy.svg',
         '  push-ens export --checkpoint toy-svgd --out web --serve',
         '  push-ens devices',
+        '  push-ens worker --nats nats://127.0.0.1:4222 --name hostA --devices cpu:0,cpu:1',
         '',
         'Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input, 130 interrupted (SIGINT), 143 terminated (SIGTERM).',
       ].join('\n'),
@@ -78,6 +80,7 @@ export function buildProgram(): Command {
   registerCalibrate(program, outputMode);
   registerExport(program, outputMode);
   registerDevices(program, outputMode);
+  registerWorker(program);
 
   // Subcommands inherit the error handling and output settings.
   for (const cmd of program.commands) {

@@ -8,11 +8,14 @@ import { particleSeed } from '../util/rng';
 import { Device, parseDeviceList } from './devices';
 import { DeviceLink, ProcessLink, ThreadLink } from './links';
 import { RelayBufferPool, frameBytes, materialize, release } from './stream-frames';
+import { remoteHandlerNames } from './nats/handler-names';
 import { PendingReplies } from './pending';
 import { BY_PID, COORDINATOR, ControlOp, Header, SerializedError } from './protocol';
 import { checkSendable, decodeBody, decodeHeader, encodeFrame, nameUnsendable } from './wire';
 import { Isolation, WorkerPlan, checkNativePackages, planWorker } from './worker-plan';
 import type { DeviceStats, InitArgs, CreateArgs, ParticleSnapshot } from './worker-api';
+import type { NatsOptions } from './nats/options';
+import type * as Remote from './nats/remote';
 
 export interface PushDistOptions {
   /** Device list: "cpu:0,cpu:1" or ["cuda:0", "cuda:1"]. Default ["cpu:0"]. */
@@ -40,6 +43,8 @@ export interface PushDistOptions {
   timeoutMs?: number;
   /** Device-resident training: parameters, gradients and optimizer state stay on the backend between host sync points. Default: on the tensorflow backend (cuda:N) only. */
   resident?: boolean;
+  /** NATS servers and credentials for remote devices ("HOST/cpu:0"), served by `push-ens worker` (docs/CLUSTER.md). */
+  nats?: NatsOptions;
 }
 
 export interface CreateParticleOptions {
@@ -66,7 +71,7 @@ interface DeviceSlot {
 
 export interface DeviceReport extends DeviceStats {
   device: string;
-  transport: 'thread' | 'process';
+  transport: WorkerPlan['transport'];
   backend: string;
   messages: number;
   bytesMoved: number;
@@ -98,16 +103,23 @@ export class PushDist implements AsyncDisposable {
   private constructor(
     plans: WorkerPlan[],
     private readonly opts: PushDistOptions,
+    /** The NATS connection of remote devices, and their claimed sessions by device index. */
+    private readonly remote?: Remote.RemoteDevices,
+    remoteLinks: ReadonlyMap<number, DeviceLink> = new Map(),
   ) {
     this.slots = plans.map((plan, index) => {
       const slot = { index, device: plan.device, plan, particles: [], messages: 0, bytesIn: 0, bytesOut: 0 } as unknown as DeviceSlot;
-      this.startWorker(slot);
+      this.startWorker(slot, remoteLinks.get(index));
       return slot;
     });
   }
 
-  private startWorker(slot: DeviceSlot): void {
-    const link = slot.plan.transport === 'thread' ? new ThreadLink(slot.plan.env) : new ProcessLink(slot.plan.env, this.relayPool, (stub) => decodeHeader<Header>(stub).to !== COORDINATOR);
+  private startWorker(slot: DeviceSlot, remoteLink?: DeviceLink): void {
+    const link =
+      remoteLink ??
+      (slot.plan.transport === 'thread'
+        ? new ThreadLink(slot.plan.env)
+        : new ProcessLink(slot.plan.env, this.relayPool, (stub) => decodeHeader<Header>(stub).to !== COORDINATOR));
     slot.link = link;
     slot.dead = undefined;
     link.hold(this.pending.size > 0);
@@ -121,7 +133,7 @@ export class PushDist implements AsyncDisposable {
       device: slot.device.name,
       backend: slot.plan.backend,
       nativePackage: slot.plan.nativePackage,
-      handlers: toHandlerUrls(this.opts.handlers),
+      handlers: slot.plan.transport === 'nats' ? remoteHandlerNames(toHandlerUrls(this.opts.handlers), slot.device.name) : toHandlerUrls(this.opts.handlers),
       cacheSize: this.opts.cacheSize ?? 0,
       model: this.opts.model,
       resident: this.opts.resident,
@@ -141,9 +153,11 @@ export class PushDist implements AsyncDisposable {
     const plans = devices.map((d) => planWorker(d, { backend: opts.backend, isolation: opts.isolation }));
     checkNativePackages(plans);
     toHandlerUrls(opts.handlers);
-    const dist = new PushDist(plans, opts);
+    const { remote, links } = await claimRemoteDevices(plans, opts);
+    const dist = new PushDist(plans, opts, remote, links);
     try {
       await Promise.all(dist.slots.map((slot) => dist.control(slot, 'init', dist.initArgs(slot))));
+      await dist.sendPeers();
     } catch (err) {
       await dist.close();
       throw err;
@@ -299,7 +313,8 @@ export class PushDist implements AsyncDisposable {
     if (!slot) throw new PushInputError(`device ${JSON.stringify(device)} is not one of this run's devices: ${this.devices.join(', ')}`);
     if (!slot.dead) throw new PushInputError(`device ${device} is alive: only a dead device can be restarted`);
     await slot.link.close(0).catch(() => undefined);
-    this.startWorker(slot);
+    // A remote device's particles go back to its host if it answers, else to a free device of another host.
+    this.startWorker(slot, this.remote && slot.plan.transport === 'nats' ? await this.remote.reclaim(slot.device) : undefined);
     await this.control(slot, 'init', this.initArgs(slot));
     await Promise.all(
       slot.particles.map((pid) => {
@@ -310,6 +325,17 @@ export class PushDist implements AsyncDisposable {
       }),
     );
     await this.control(slot, 'roster', [...this.pidDevice]);
+    await this.sendPeers();
+  }
+
+  /** Tells every remote device where the others are, so their particles talk directly (src/runtime/nats/peers.ts). */
+  private async sendPeers(): Promise<void> {
+    if (!this.remote) return;
+    const remote = this.slots.filter((s) => s.link.kind === 'nats' && !s.dead);
+    if (remote.length < 2) return;
+    const { peerTable } = require('./nats/remote') as typeof Remote;
+    const table = peerTable(remote);
+    await Promise.all(remote.map((s) => this.control(s, 'peers', table)));
   }
 
   /** The OS process id of a device's worker, for process-isolated devices. */
@@ -345,6 +371,7 @@ export class PushDist implements AsyncDisposable {
     this.closed = true;
     this.pending.rejectDevice(undefined, () => new PushWorkerError('the PushDist was closed before this message was answered', 'all'));
     await Promise.all(this.slots.map((s, i) => s.link.close(answered[i] ? CLOSE_GRACE_MS : 0)));
+    await this.remote?.close();
   }
 
   private assertOpen(): void {
@@ -518,6 +545,28 @@ function sendLabel(h: Header): [what: string, argList: boolean] {
 }
 
 const CONTROL_LABELS: Partial<Record<ControlOp, string>> = { init: 'PushDist.create options', create: 'createParticle options', setParams: 'setSnapshot' };
+
+/**
+ * Connects to NATS and opens a session on every remote device before any local
+ * worker starts, so a missing, busy or incompatible worker host fails create()
+ * with one line. Loaded only when a device list names a host.
+ */
+async function claimRemoteDevices(plans: readonly WorkerPlan[], opts: PushDistOptions): Promise<{ remote?: Remote.RemoteDevices; links: Map<number, DeviceLink> }> {
+  const links = new Map<number, DeviceLink>();
+  if (!plans.some((p) => p.transport === 'nats')) return { links };
+  const { RemoteDevices } = require('./nats/remote') as typeof Remote;
+  const remote = await RemoteDevices.connect(opts.nats);
+  const claims = plans.map(async (p, i) => {
+    if (p.transport === 'nats') links.set(i, await remote.claim(p.device));
+  });
+  const failed = (await Promise.allSettled(claims)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    for (const link of links.values()) link.kill();
+    await remote.close();
+    throw failed.reason;
+  }
+  return { remote, links };
+}
 
 function serializeSimple(err: Error): SerializedError {
   return { name: err.name, message: err.message };

@@ -1,26 +1,33 @@
 // Device strings: `cpu:N` (a worker thread, or a child process with
-// isolation 'process') and `cuda:N` (a child process bound to GPU N).
+// isolation 'process') and `cuda:N` (a child process bound to GPU N), and
+// `HOST/cpu:N`, `HOST/cuda:N` for a device served by `push-ens worker --name
+// HOST` over NATS (src/runtime/nats). A host name is one NATS subject token.
 import { PushInputError } from '../util/errors';
 
 export type DeviceKind = 'cpu' | 'cuda';
 
 export interface Device {
-  readonly name: string; // canonical, e.g. "cuda:1"
+  readonly name: string; // canonical, e.g. "cuda:1" or "hostA/cuda:1"
   readonly kind: DeviceKind;
   readonly index: number;
+  /** The worker host serving the device, for a remote device. */
+  readonly host?: string;
 }
 
-const DEVICE_PATTERN = /^(cpu|cuda):(0|[1-9][0-9]{0,3})$/;
+const DEVICE_PATTERN = /^(?:([A-Za-z0-9][A-Za-z0-9_-]{0,62})\/)?(cpu|cuda):(0|[1-9][0-9]{0,3})$/;
+/** What a worker's --name may be: letters, digits, '-' and '_' (no dots: it is one NATS subject token). */
+export const HOST_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
 export function parseDevice(text: string): Device {
   const s = String(text).trim();
   const m = DEVICE_PATTERN.exec(s);
   if (!m) {
     throw new PushInputError(
-      `bad device ${JSON.stringify(text)}: expected "cpu:N" or "cuda:N" with N a whole number (e.g. cpu:0, cuda:1)`,
+      `bad device ${JSON.stringify(text)}: expected "cpu:N" or "cuda:N" with N a whole number (e.g. cpu:0, cuda:1), or "HOST/cpu:N" for a device of a NATS worker host`,
     );
   }
-  return { name: s, kind: m[1] as DeviceKind, index: Number(m[2]) };
+  const device = { name: s, kind: m[2] as DeviceKind, index: Number(m[3]) };
+  return m[1] === undefined ? device : { ...device, host: m[1] };
 }
 
 /** Parses a comma-separated list or an array of device strings; rejects empty lists and duplicates. */

@@ -13,7 +13,8 @@ import { COORDINATOR_PID_ENV, trackWorkerProcess } from './worker-processes';
 import { SPILL_DIR_ENV, clearSpillDir, coordinatorSpillDir } from './spill-dir';
 
 export interface DeviceLink {
-  readonly kind: 'thread' | 'process';
+  /** 'nats': a device of a worker host on another machine (src/runtime/nats/link.ts). */
+  readonly kind: 'thread' | 'process' | 'nats';
   /** Sends a frame; `onWritten` runs once the frame's bytes are no longer needed (process links only). */
   send(frame: Uint8Array, onWritten?: () => void): void;
   onFrame(cb: (frame: Uint8Array) => void): void;

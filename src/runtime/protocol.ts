@@ -6,7 +6,9 @@ export const COORDINATOR = -1;
 /** `to` value meaning "the device that holds header.pid" (the coordinator resolves it). */
 export const BY_PID = -2;
 
-export type ControlOp = 'init' | 'create' | 'roster' | 'params' | 'setParams' | 'stats' | 'close';
+export type ControlOp = 'init' | 'create' | 'roster' | 'params' | 'setParams' | 'stats' | 'close'
+  /** For worker hosts only (src/runtime/nats): where the other remote devices' sessions are, for direct frames. */
+  | 'peers';
 
 export type Header =
   /** Run handler `msg` on particle `pid`; body: the argument list. */

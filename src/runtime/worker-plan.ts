@@ -9,7 +9,8 @@ export type Isolation = 'thread' | 'process';
 
 export interface WorkerPlan {
   device: Device;
-  transport: 'thread' | 'process';
+  /** 'nats': the device is served by a worker host over NATS (src/runtime/nats), which plans its own worker. */
+  transport: 'thread' | 'process' | 'nats';
   backend: BackendName;
   /** Extra environment for a child process. */
   env: Record<string, string>;
@@ -24,6 +25,13 @@ export function parseIsolation(value: string): Isolation {
 
 export function planWorker(device: Device, opts: { backend?: string; isolation?: string } = {}): WorkerPlan {
   const isolation = parseIsolation(opts.isolation ?? 'thread');
+  if (device.host !== undefined) {
+    // The worker host checks the backend and its native package against what it has installed.
+    if (device.kind === 'cuda' && opts.backend !== undefined && opts.backend !== 'tensorflow') {
+      throw new PushInputError(`device ${device.name} runs on the "tensorflow" backend, not ${JSON.stringify(opts.backend)}`);
+    }
+    return { device, transport: 'nats', backend: device.kind === 'cuda' ? 'tensorflow' : parseBackend(opts.backend ?? 'wasm'), env: {} };
+  }
   if (device.kind === 'cuda') {
     if (opts.backend !== undefined && opts.backend !== 'tensorflow') {
       throw new PushInputError(`device ${device.name} runs on the "tensorflow" backend, not ${JSON.stringify(opts.backend)}`);

@@ -162,19 +162,22 @@ function jsonMismatch(exp: unknown, act: unknown, at: string): string | undefine
   return undefined;
 }
 
-/** Runs a document's blocks in order in one scratch directory; throws naming the first example that differs. */
-export async function runDoc(file: string, dir: string): Promise<{ ran: string[]; skipped: string[] }> {
+/**
+ * Runs a document's blocks in order in one scratch directory; throws naming the first example that differs.
+ * `rewrite` adapts commands and files to this run (e.g. a server's real port).
+ */
+export async function runDoc(file: string, dir: string, rewrite: (command: string) => string = (c) => c): Promise<{ ran: string[]; skipped: string[] }> {
   const { blocks, unmarked } = parseDoc(file);
   const rel = path.relative(REPO, file);
   if (unmarked.length) throw new Error(`${rel}: transcripts at lines ${unmarked.join(', ')} have no <!-- test: ... --> marker`);
   const ran: string[] = [];
   const skipped: string[] = [];
   for (const block of blocks) {
-    if (block.kind === 'file') fs.writeFileSync(path.join(dir, block.name), block.text);
+    if (block.kind === 'file') fs.writeFileSync(path.join(dir, block.name), rewrite(block.text));
     else if (block.kind === 'skip') skipped.push(`${rel}:${block.line}: ${block.reason}`);
     else {
       for (const step of transcriptSteps(block.text)) {
-        const result = await runCommand(step.command, dir, block.sigint);
+        const result = await runCommand(rewrite(step.command), dir, block.sigint);
         const where = `${rel}:${block.line}: $ ${step.command}`;
         if (result.code !== step.exit) throw new Error(`${where}: exit code ${result.code}, expected ${step.exit}; output:\n${result.output}`);
         const mismatch = outputMismatch(step.expected, result);

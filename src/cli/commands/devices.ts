@@ -6,6 +6,8 @@ import type * as Tf from '../../util/tf';
 import { TFJS_NODE_GPU_INSTALL } from '../../util/backends';
 import { listGpus } from '../../util/gpus';
 import { OutputMode, emitResult, formatTable } from '../output';
+import { NatsFlags, addNatsFlags, natsOptionsFromFlags } from '../nats-flags';
+import { collectClusterDevices, formatClusterDevices } from './cluster-devices';
 
 export interface BackendReport {
   name: 'wasm' | 'cpu' | 'tensorflow';
@@ -28,14 +30,14 @@ export interface DevicesReport {
   };
 }
 
-interface DevicesOptions {
+interface DevicesOptions extends NatsFlags {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
 }
 
 export function registerDevices(program: Command, mode: (o: DevicesOptions) => OutputMode): void {
-  program
+  const cmd = program
     .command('devices')
     .summary('list the devices and backends available here')
     .description(
@@ -45,8 +47,15 @@ export function registerDevices(program: Command, mode: (o: DevicesOptions) => O
     )
     .option('--json', 'print one JSON object on stdout')
     .option('-q, --quiet', 'print only the result')
-    .option('-v, --verbose', 'print debug logs and stack traces')
-    .action(async (opts: DevicesOptions) => {
+    .option('-v, --verbose', 'print debug logs and stack traces');
+  // With --nats: the worker hosts on that NATS system instead of this machine.
+  addNatsFlags(cmd).action(async (opts: DevicesOptions) => {
+      const nats = natsOptionsFromFlags(opts);
+      if (nats) {
+        const cluster = await collectClusterDevices(nats);
+        emitResult(mode(opts), cluster as unknown as Record<string, unknown>, () => formatClusterDevices(cluster));
+        return;
+      }
       const report = await collectDevices();
       emitResult(mode(opts), report as unknown as Record<string, unknown>, () => formatDevices(report));
     });

@@ -10,6 +10,8 @@ import type { ModelSpec } from '../../nn/spec';
 import { DEFAULT_TEST_FRACTION, describeDataSpecs } from '../../data/specs';
 import { parseOptimizerConfig, OptimizerConfig } from '../../nn/optimizers';
 import { parseSchedulerConfig, SchedulerConfig } from '../../nn/schedulers';
+import { NATS_FLAG_KEYS } from '../nats-flags';
+import { withoutSecrets } from '../common';
 import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice, deviceWarnings, prestartDeviceThreads, releasePrestartedThreads } from '../common';
 import { Log, OutputMode, emitResult, fmt, fmtInt, fmtSeconds, formatTable } from '../output';
 import {
@@ -115,7 +117,7 @@ const ALGO_FLAGS: Record<string, { flag: string; algos: Algorithm[] }> = {
 /** Flags that may differ when resuming (the rest come from the checkpoint). */
 const RESUMABLE = new Set([
   'epochs', 'devices', 'backend', 'isolation', 'cacheSize', 'resident', 'out', 'resume', 'checkpointEvery', 'force',
-  'onNan', 'timeout', 'restartWorkers', 'json', 'quiet', 'verbose',
+  'onNan', 'timeout', 'restartWorkers', 'json', 'quiet', 'verbose', ...NATS_FLAG_KEYS,
 ]);
 
 const FLAG_NAMES: Record<string, string> = {
@@ -419,11 +421,11 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
     },
     model: plan.model,
     loss,
-    devices,
+    devices: withoutSecrets(devices),
     epochDone: 0,
   };
 
-  log.debug(`train plan: ${JSON.stringify({ ...plan, batchSize, loss, devices })}`);
+  log.debug(`train plan: ${JSON.stringify({ ...plan, batchSize, loss, devices: withoutSecrets(devices) })}`);
   log.debug(`model spec: ${JSON.stringify(model.spec)}`);
   if (split.normalization) log.debug(`normalization: ${JSON.stringify(split.normalization)}`);
   const params = countParameters(model.spec);

@@ -21,7 +21,7 @@ import type { Particle } from '../runtime/particle';
 import type { NonFinitePolicy, ParticleStore, StoreStepOptions } from '../runtime/particle-store';
 import { DeviceData, epochBatches, gatherBatch } from '../runtime/training-handlers';
 import type { DeviceNanEvent } from './faults';
-import { SwagMoments, SwagState } from './swag';
+import { SwagMoments, SwagState } from './algorithms/mswag/swag';
 import { StepReporter } from './progress';
 
 interface RandomPrior {

@@ -1,10 +1,10 @@
 // Public API of push-ens's Bayesian layer: the four algorithms, the Posterior
 // they return (predict, evaluate, save/load), data and option types, and the
 // pure maths (metrics, the predictive reducer, SWAG moments, SVGD directions).
-export { trainDeepEnsemble } from './ensemble';
-export { trainMultiSWAG } from './multiswag';
-export { trainSVGD } from './svgd-train';
-export { trainMCDropout, withDropout } from './mcdropout';
+export { trainDeepEnsemble } from './algorithms/ensemble';
+export { trainMultiSWAG } from './algorithms/mswag';
+export { trainSVGD } from './algorithms/svgd';
+export { trainMCDropout, withDropout } from './algorithms/mcdropout';
 export { Posterior } from './posterior';
 export type {
   PosteriorInfo,

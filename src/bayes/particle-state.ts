@@ -7,7 +7,7 @@ import type { ParticleSnapshot } from '../runtime/worker-api';
 import { CheckpointReader, bytesOf, float32Of, float64Of } from './checkpoint-dir';
 import type { ParticleCluster } from './cluster';
 import type { ParticleConfig, ParticleExport } from './handlers';
-import type { SwagState } from './swag';
+import type { SwagState } from './algorithms/mswag/swag';
 
 export interface ParticleState {
   seed: number;

@@ -19,7 +19,7 @@ import { ALGORITHM_NAMES, AlgorithmName, ResolvedCommon, ResolvedEnsemble, Resol
 import { decodeParticles, encodeParticles, readParticleStates, restoredConfig } from './particle-state';
 import { PredictiveReducer, ReducedPrediction } from './predictive';
 import { sampleSeed } from './seeds';
-import type { SwagState } from './swag';
+import type { SwagState } from './algorithms/mswag/swag';
 import { assembleStack, memberSlice, stackToOriginalUnits, withNoiseVariance } from './stacks';
 
 export type AlgorithmOptions = ResolvedEnsemble | ResolvedSwag | ResolvedSvgd | ResolvedMcDropout;

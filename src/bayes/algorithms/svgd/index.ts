@@ -4,13 +4,13 @@
 // leader) forms grad log p, the Stein directions phi with the RBF kernel, and
 // sends each device its rows, which it applies as an ascent step with each
 // particle's optimizer, in the same message that asks for the next gradients.
-import type { ModelSpec } from '../nn/spec';
-import { NonFiniteTrainingError } from './faults';
-import type { SvgdRoundResult } from './handlers';
-import { ResolvedSvgd, SvgdTrainOptions, resolveSvgd } from './options';
-import type { Posterior } from './posterior';
+import type { ModelSpec } from '../../../nn/spec';
+import { NonFiniteTrainingError } from '../../faults';
+import type { SvgdRoundResult } from '../../handlers';
+import { ResolvedSvgd, SvgdTrainOptions, resolveSvgd } from '../../options';
+import type { Posterior } from '../../posterior';
 import { svgdDirection, svgdLogPosteriorGrad } from './svgd';
-import { AlgorithmDriver, RunContext, runTraining } from './training';
+import { AlgorithmDriver, RunContext, runTraining } from '../../training';
 
 async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promise<number[]> {
   const { cluster, common, numParams: n, trainSize } = ctx;

@@ -8,13 +8,13 @@
 // keeps a mask element per row and unit. A model without dropout gets a dropout
 // layer after each hidden activation, so any MLP works. tfjs-layers models draw
 // their own masks (seeds are ignored there).
-import { PushInputError } from '../util/errors';
-import { compileModel } from '../nn';
-import type { LayerSpec, ModelSpec, SequentialSpec } from '../nn/spec';
-import { ACTIVATIONS } from '../nn/spec';
-import { McDropoutOptions, resolveMcDropout } from './options';
-import type { Posterior } from './posterior';
-import { runTraining, stackedEpoch } from './training';
+import { PushInputError } from '../../../util/errors';
+import { compileModel } from '../../../nn';
+import type { LayerSpec, ModelSpec, SequentialSpec } from '../../../nn/spec';
+import { ACTIVATIONS } from '../../../nn/spec';
+import { McDropoutOptions, resolveMcDropout } from '../../options';
+import type { Posterior } from '../../posterior';
+import { runTraining, stackedEpoch } from '../../training';
 
 /** The model with dropout at `rate` after every activation that has layers after it; unchanged if it has dropout. */
 export function withDropout(spec: ModelSpec, rate: number): ModelSpec {

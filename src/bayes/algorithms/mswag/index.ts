@@ -2,11 +2,11 @@
 // pretrained, then keeps collecting its OWN SWAG moments (running mean, second
 // moment, last-K deviations) in its device worker once every `collectEvery`
 // epochs; prediction samples `numSamples` weight vectors per particle.
-import { PushInputError } from '../util/errors';
-import type { ModelSpec } from '../nn/spec';
-import { MultiSwagOptions, ResolvedSwag, resolveSwag } from './options';
-import type { Posterior } from './posterior';
-import { AlgorithmDriver, runTraining, stackedEpoch } from './training';
+import { PushInputError } from '../../../util/errors';
+import type { ModelSpec } from '../../../nn/spec';
+import { MultiSwagOptions, ResolvedSwag, resolveSwag } from '../../options';
+import type { Posterior } from '../../posterior';
+import { AlgorithmDriver, runTraining, stackedEpoch } from '../../training';
 
 function swagDriver(o: ResolvedSwag, model: ModelSpec): AlgorithmDriver {
   return {

@@ -1,11 +1,11 @@
 // Deep ensembles (Lakshminarayanan et al. 2017): independently initialised
 // particles, each with its own seed, trained with stacked group steps; options
 // for bootstrap resamples and random-prior networks (Osband et al. 2018).
-import type { ModelSpec } from '../nn/spec';
-import { EnsembleOptions, ResolvedCommon, ResolvedEnsemble, resolveEnsemble } from './options';
-import type { Posterior } from './posterior';
-import { bootstrapSeed, priorSeed } from './seeds';
-import { AlgorithmDriver, TRAIN_DATA_KEY, runTraining, stackedEpoch } from './training';
+import type { ModelSpec } from '../../../nn/spec';
+import { EnsembleOptions, ResolvedCommon, ResolvedEnsemble, resolveEnsemble } from '../../options';
+import type { Posterior } from '../../posterior';
+import { bootstrapSeed, priorSeed } from '../../seeds';
+import { AlgorithmDriver, TRAIN_DATA_KEY, runTraining, stackedEpoch } from '../../training';
 
 function ensembleDriver(o: ResolvedEnsemble, model: ModelSpec): AlgorithmDriver {
   return {

@@ -43,13 +43,9 @@ export type DataInput =
   | Dataset
   | DataSplit;
 
-/** Examples as row-major float32 with their shape ([N, ...]). */
-export interface ArrayData {
-  x: Float32Array;
-  xShape: number[];
-  y: Float32Array;
-  yShape: number[];
-}
+/** Examples as row-major float32 with their shape ([N, ...]): the runtime's type, the one name for it. */
+import type { ArrayData } from '../runtime/training-handlers';
+export type { ArrayData };
 
 /** Data after normalizeData, before it is fitted to a model. */
 export interface NormalizedData {

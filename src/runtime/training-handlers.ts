@@ -9,7 +9,8 @@ import type { Particle } from './particle';
 import type { Batch } from '../nn';
 import { NonFiniteEvent, NonFiniteLossError, NonFinitePolicy, StoreStepOptions } from './particle-store';
 
-export interface DeviceData {
+/** Examples as row-major float32 with their shape ([N, ...]): the training data a device keeps. */
+export interface ArrayData {
   x: Float32Array;
   xShape: number[];
   y: Float32Array;
@@ -47,9 +48,9 @@ export async function pushTakeNanEvents(): Promise<NanEvent[]> {
 }
 
 // Training sets live for the worker's lifetime, keyed by name.
-const datasets = new Map<string, DeviceData>();
+const datasets = new Map<string, ArrayData>();
 
-export async function pushSetData(_p: Particle, key: string, data: DeviceData): Promise<number> {
+export async function pushSetData(_p: Particle, key: string, data: ArrayData): Promise<number> {
   const n = data.xShape[0];
   if (data.yShape[0] !== n) throw new PushInputError(`data "${key}": ${n} inputs but ${data.yShape[0]} targets`);
   // The frame's buffer may be shared with other fields: keep private copies.
@@ -62,7 +63,7 @@ export async function pushDropData(_p: Particle, key: string): Promise<boolean> 
 }
 
 /** A data set stored on this device by pushSetData. */
-export function dataset(key: string): DeviceData {
+export function dataset(key: string): ArrayData {
   const d = datasets.get(key);
   if (!d) throw new PushInputError(`no data "${key}" on this device: send it with pushSetData first`);
   return d;
@@ -79,7 +80,7 @@ export function epochBatches(n: number, batchSize: number, seed: number, epoch: 
 }
 
 /** Gathers rows of the data set into tensors x [B, ...] and y [B, ...]. */
-export function gatherBatch(d: DeviceData, idx: ArrayLike<number>): { x: tf.Tensor; y: tf.Tensor } {
+export function gatherBatch(d: ArrayData, idx: ArrayLike<number>): { x: tf.Tensor; y: tf.Tensor } {
   const xr = rowSize(d.xShape);
   const yr = rowSize(d.yShape);
   const x = new Float32Array(idx.length * xr);

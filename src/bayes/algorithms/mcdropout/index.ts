@@ -8,20 +8,45 @@
 // keeps a mask element per row and unit. A model without dropout gets a dropout
 // layer after each hidden activation, so any MLP works. tfjs-layers models draw
 // their own masks (seeds are ignored there).
+import * as path from 'node:path';
 import { PushInputError } from '../../../util/errors';
-import { compileModel } from '../../../nn';
 import type { LayerSpec, ModelSpec, SequentialSpec } from '../../../nn/spec';
 import { ACTIVATIONS } from '../../../nn/spec';
-import { McDropoutOptions, resolveMcDropout } from '../../options';
-import type { Posterior } from '../../posterior';
-import { runTraining, stackedEpoch } from '../../training';
+import { sampleSeed } from '../../seeds';
+import { NUM_SAMPLES, OptionSpec, readOption } from '../schema';
+import { stackedEpoch } from '../shared/stacked-epoch';
+import type { Algorithm } from '../types';
+
+export interface McDropoutFields {
+  /** Rate of the dropout layers added to a model that has none (after each hidden activation). Default 0.1. */
+  dropout?: number;
+  /** Dropout passes per particle at prediction. Default 20. */
+  numSamples?: number;
+}
+
+export interface ResolvedMcDropout {
+  dropout: number;
+  numSamples: number;
+}
+
+const DROPOUT: OptionSpec = { key: 'dropout', flag: '--dropout', arg: '<rate>', help: 'dropout rate of the layers added to a model without any', kind: 'number', min: 0, max: 1, minExclusive: true, maxExclusive: true, expected: 'a rate in (0, 1)', defaultText: '0.1' };
+const SAMPLES = NUM_SAMPLES('dropout passes', 20);
 
 /** The model with dropout at `rate` after every activation that has layers after it; unchanged if it has dropout. */
-export function withDropout(spec: ModelSpec, rate: number): ModelSpec {
+/** Whether the model has dropout layers (a tfjs-layers model is compiled to tell). */
+function hasDropout(spec: ModelSpec): boolean {
+  if (spec.format === 'push-ens/sequential') return (spec as SequentialSpec).layers.some((l) => l.type === 'dropout');
+  // Loaded here, not at import: the registry (and so the CLI's --help) stays free of TensorFlow.js.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { compileModel } = require('../../../nn/compile') as typeof import('../../../nn/compile');
   const net = compileModel(spec);
   const has = net.hasDropout;
   net.dispose();
-  if (has) return spec;
+  return has;
+}
+
+export function withDropout(spec: ModelSpec, rate: number): ModelSpec {
+  if (hasDropout(spec)) return spec;
   if (spec.format !== 'push-ens/sequential') {
     throw new PushInputError('mcdropout needs dropout layers: this tfjs-layers model has none (add Dropout layers, or use a push-ens sequential spec)');
   }
@@ -38,17 +63,14 @@ export function withDropout(spec: ModelSpec, rate: number): ModelSpec {
   return { ...(spec as SequentialSpec), layers };
 }
 
-/** Trains `particles` MC-dropout networks. */
-export function trainMCDropout(options: McDropoutOptions): Promise<Posterior> {
-  return runTraining(options, (_common, model) => {
-    const o = resolveMcDropout(options);
-    return {
-      algorithm: 'mcdropout',
-      options: o,
-      model: withDropout(model, o.dropout),
-      resumeKeys: ['dropout'],
-      configure: () => ({}),
-      runEpoch: (ctx, epoch) => stackedEpoch(ctx, epoch),
-    };
-  });
-}
+export const mcdropout: Algorithm<ResolvedMcDropout> = {
+  name: 'mcdropout',
+  title: 'MC dropout',
+  summary: 'networks trained with dropout, predicting with dropout on (Gal & Ghahramani 2016)',
+  options: [DROPOUT, SAMPLES],
+  resumeKeys: ['dropout'],
+  deviceModule: path.join(__dirname, 'device.js'),
+  resolve: (raw) => ({ dropout: readOption(raw, DROPOUT, 0.1), numSamples: readOption(raw, SAMPLES, 20) }),
+  driver: (o, model) => ({ model: withDropout(model, o.dropout), setup: () => undefined, runEpoch: (ctx, epoch) => stackedEpoch(ctx, epoch, 'mcdropoutEpoch') }),
+  predictionPlan: (o, { particleSeeds }, numSamples) => ({ perParticle: numSamples ?? o.numSamples, perPid: particleSeeds.map(sampleSeed), memberName: 'passes' }),
+};

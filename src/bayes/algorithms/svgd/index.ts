@@ -4,13 +4,33 @@
 // leader) forms grad log p, the Stein directions phi with the RBF kernel, and
 // sends each device its rows, which it applies as an ascent step with each
 // particle's optimizer, in the same message that asks for the next gradients.
-import type { ModelSpec } from '../../../nn/spec';
+import * as path from 'node:path';
 import { NonFiniteTrainingError } from '../../faults';
-import type { SvgdRoundResult } from '../../handlers';
-import { ResolvedSvgd, SvgdTrainOptions, resolveSvgd } from '../../options';
-import type { Posterior } from '../../posterior';
+import { OptionSpec, PRIOR_STD, TEMPERATURE, readOption } from '../schema';
+import type { Algorithm, RunContext } from '../types';
+import type { SvgdRoundArgs, SvgdRoundResult } from './device';
 import { svgdDirection, svgdLogPosteriorGrad } from './svgd';
-import { AlgorithmDriver, RunContext, runTraining } from '../../training';
+
+export interface SvgdFields {
+  /** Posterior temperature T. Default 1. */
+  temperature?: number;
+  /** Std of the Gaussian prior on every weight. Default 1. */
+  priorStd?: number;
+  /** RBF bandwidth h: 'median' (default) or a number. */
+  bandwidth?: 'median' | number;
+  /** Keep the repulsive kernel-gradient term (default true; false makes particles collapse, for tests). */
+  repulsive?: boolean;
+}
+
+export interface ResolvedSvgd {
+  temperature: number;
+  priorStd: number;
+  bandwidth: 'median' | number;
+  repulsive: boolean;
+}
+
+const BANDWIDTH: OptionSpec = { key: 'bandwidth', flag: '--bandwidth', arg: '<h>', help: 'RBF kernel bandwidth, "median" or a number', kind: 'median-or-number', min: 0, minExclusive: true, defaultText: 'median' };
+const REPULSIVE: OptionSpec = { key: 'repulsive', flag: '--repulsive', help: 'keep the repulsive kernel-gradient term (false: particles collapse onto modes; for tests)', kind: 'boolean', apiOnly: true };
 
 async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promise<number[]> {
   const { cluster, common, numParams: n, trainSize } = ctx;
@@ -19,11 +39,12 @@ async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promi
   const index = new Map(groups.map((g, i) => [g.device, i]));
   const steps = Math.ceil(trainSize / common.batchSize);
   const sums = new Float64Array(P);
+  const N = trainSize;
   let lossSum = 0;
   let phiOf: Float32Array[] | undefined;
   for (let b = 0; b <= steps; b++) {
     const last = b === steps;
-    const replies = await cluster.timedRound<SvgdRoundResult>('bayesSvgdRound', (pids, device) => ({
+    const replies = await cluster.timedRound<SvgdRoundResult>('svgdRound', (pids, device): SvgdRoundArgs => ({
       pids,
       phi: phiOf?.[index.get(device)!],
       stepScheduler: last,
@@ -42,7 +63,7 @@ async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promi
         }
         const theta = r.params!.subarray(j * n, (j + 1) * n);
         thetas.set(theta, pid * n);
-        gradLogP.set(svgdLogPosteriorGrad(r.grads!.subarray(j * n, (j + 1) * n), theta, { N: trainSize, temperature: o.temperature, priorStd: o.priorStd }), pid * n);
+        gradLogP.set(svgdLogPosteriorGrad(r.grads!.subarray(j * n, (j + 1) * n), theta, { N, temperature: o.temperature, priorStd: o.priorStd }), pid * n);
         sums[pid] += r.losses![j];
       });
     });
@@ -66,18 +87,25 @@ function allFinite(a: Float32Array): boolean {
   return true;
 }
 
-function svgdDriver(o: ResolvedSvgd, model: ModelSpec): AlgorithmDriver {
-  return {
-    algorithm: 'svgd',
-    options: o,
-    model,
-    resumeKeys: ['temperature', 'priorStd', 'bandwidth', 'repulsive'],
-    configure: () => ({}),
-    runEpoch: (ctx, epoch) => svgdEpoch(ctx, epoch, o),
-  };
-}
-
-/** Trains `particles` SVGD particles towards log p = -(N/T) mean_loss - |theta|^2 / (2 priorStd^2). */
-export function trainSVGD(options: SvgdTrainOptions): Promise<Posterior> {
-  return runTraining(options, (_common, model) => svgdDriver(resolveSvgd(options), model));
-}
+export const svgd: Algorithm<ResolvedSvgd> = {
+  name: 'svgd',
+  title: 'SVGD',
+  summary: 'Stein variational gradient descent: particles pushed apart by an RBF kernel (Liu & Wang 2016)',
+  options: [BANDWIDTH, TEMPERATURE, PRIOR_STD, REPULSIVE],
+  resumeKeys: ['temperature', 'priorStd', 'bandwidth', 'repulsive'],
+  // The kernel acts between particles.
+  minParticles: 2,
+  // One particle's non-finite gradient would enter every particle's Stein direction.
+  nanPolicies: ['stop'],
+  deviceModule: path.join(__dirname, 'device.js'),
+  resolve(raw) {
+    return {
+      temperature: readOption(raw, TEMPERATURE, 1),
+      priorStd: readOption(raw, PRIOR_STD, 1),
+      bandwidth: readOption<'median' | number>(raw, BANDWIDTH, 'median'),
+      repulsive: readOption(raw, REPULSIVE, true),
+    };
+  },
+  driver: (o, model) => ({ model, setup: () => undefined, runEpoch: (ctx, epoch) => svgdEpoch(ctx, epoch, o) }),
+  predictionPlan: () => ({ perParticle: 1 }),
+};

@@ -1,0 +1,32 @@
+// The training API: train(name, options) finds the algorithm in the registry;
+// the named wrappers are the same call with the algorithm's options typed.
+import type { Posterior } from './posterior';
+import type { CommonTrainOptions } from './train-options';
+import { runTraining } from './training';
+import { algorithmNamed } from './algorithms/registry';
+import { EnsembleFields, ensemble } from './algorithms/ensemble';
+import { MultiSwagFields, mswag } from './algorithms/mswag';
+import { SvgdFields, svgd } from './algorithms/svgd';
+import { McDropoutFields, mcdropout } from './algorithms/mcdropout';
+
+export interface EnsembleOptions extends CommonTrainOptions, EnsembleFields {}
+export interface MultiSwagOptions extends CommonTrainOptions, MultiSwagFields {}
+export interface SvgdTrainOptions extends CommonTrainOptions, SvgdFields {}
+export interface McDropoutOptions extends CommonTrainOptions, McDropoutFields {}
+
+/**
+ * Trains the algorithm called `name` (see ALGORITHM_NAMES) with the common options and its
+ * own; an option the algorithm does not know is ignored, a bad value is a PushInputError.
+ */
+export function train(name: string, options: CommonTrainOptions & Record<string, unknown>): Promise<Posterior> {
+  return Promise.resolve().then(() => runTraining(algorithmNamed(name), options));
+}
+
+/** Trains a deep ensemble: `particles` networks from their own seeds. */
+export const trainDeepEnsemble = (options: EnsembleOptions): Promise<Posterior> => runTraining(ensemble, options);
+/** Trains MultiSWAG: `epochs` in all, of which the last `swagEpochs` collect moments. */
+export const trainMultiSWAG = (options: MultiSwagOptions): Promise<Posterior> => runTraining(mswag, options);
+/** Trains `particles` SVGD particles towards log p = -(N/T) mean per-example loss - |theta|^2 / (2 priorStd^2). */
+export const trainSVGD = (options: SvgdTrainOptions): Promise<Posterior> => runTraining(svgd, options);
+/** Trains `particles` MC-dropout networks. */
+export const trainMCDropout = (options: McDropoutOptions): Promise<Posterior> => runTraining(mcdropout, options);

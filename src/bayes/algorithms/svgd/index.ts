@@ -4,9 +4,12 @@
 // leader) forms grad log p, the Stein directions phi with the RBF kernel, and
 // sends each device its rows, which it applies as an ascent step with each
 // particle's optimizer, in the same message that asks for the next gradients.
+// The target: log p = -(N/T) mean over examples of the loss summed over the
+// example's outputs - |theta|^2 / (2 priorStd^2) (shared/likelihood.ts).
 import * as path from 'node:path';
 import { NonFiniteTrainingError } from '../../faults';
 import { OptionSpec, PRIOR_STD, TEMPERATURE, readOption } from '../schema';
+import { likelihoodScale } from '../shared/likelihood';
 import type { Algorithm, RunContext } from '../types';
 import type { SvgdRoundArgs, SvgdRoundResult } from './device';
 import { svgdDirection, svgdLogPosteriorGrad } from './svgd';
@@ -39,7 +42,8 @@ async function svgdEpoch(ctx: RunContext, epoch: number, o: ResolvedSvgd): Promi
   const index = new Map(groups.map((g, i) => [g.device, i]));
   const steps = Math.ceil(trainSize / common.batchSize);
   const sums = new Float64Array(P);
-  const N = trainSize;
+  // Every output of every example counts once (losses average over outputs): N k / T.
+  const N = likelihoodScale(common.loss, ctx.outputSize, trainSize, 1);
   let lossSum = 0;
   let phiOf: Float32Array[] | undefined;
   for (let b = 0; b <= steps; b++) {

@@ -8,11 +8,17 @@ import { EnsembleFields, ensemble } from './algorithms/ensemble';
 import { MultiSwagFields, mswag } from './algorithms/mswag';
 import { SvgdFields, svgd } from './algorithms/svgd';
 import { McDropoutFields, mcdropout } from './algorithms/mcdropout';
+import type { SgldFields } from './algorithms/sgld';
+import type { CyclicalFields } from './algorithms/cyclical';
 
 export interface EnsembleOptions extends CommonTrainOptions, EnsembleFields {}
 export interface MultiSwagOptions extends CommonTrainOptions, MultiSwagFields {}
 export interface SvgdTrainOptions extends CommonTrainOptions, SvgdFields {}
 export interface McDropoutOptions extends CommonTrainOptions, McDropoutFields {}
+/** Options of SGLD (train it by its registry name). */
+export interface SgldOptions extends CommonTrainOptions, SgldFields {}
+/** Options of cyclical SGLD (train it by its registry name). */
+export interface CyclicalOptions extends CommonTrainOptions, CyclicalFields {}
 
 /**
  * Trains the algorithm called `name` (see ALGORITHM_NAMES) with the common options and its

@@ -4,3 +4,5 @@ export { ensemble } from './ensemble';
 export { mswag } from './mswag';
 export { svgd } from './svgd';
 export { mcdropout } from './mcdropout';
+export { sgld } from './sgld';
+export { cyclical } from './cyclical';

@@ -6,3 +6,4 @@ export { svgd } from './svgd';
 export { mcdropout } from './mcdropout';
 export { sgld } from './sgld';
 export { cyclical } from './cyclical';
+export { sghmc } from './sghmc';

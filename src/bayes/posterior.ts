@@ -16,7 +16,7 @@ import type { ClassificationMetrics, RegressionMetrics } from './metrics';
 import type { AlgorithmName, ResolvedCommon } from './options';
 import { ParticleState, decodeParticles, encodeParticles, readParticleStates, restoredConfig } from './particle-state';
 import { PredictiveReducer, ReducedPrediction } from './predictive';
-import { assembleStack, memberSlice, stackToOriginalUnits, withNoiseVariance } from './stacks';
+import { assembleStack, memberSlice, originalUnitsFloor, stackToOriginalUnits, withNoiseVariance } from './stacks';
 import { algorithmNamed } from './algorithms/registry';
 import type { Algorithm, PredictionPlan, PredictionRun } from './algorithms/types';
 import type { SwagState } from './algorithms/mswag/swag';
@@ -62,7 +62,7 @@ export interface PosteriorInfo {
   noiseVariance?: number[];
   /** Mean training loss per particle in the last epoch. */
   trainLosses?: number[];
-  /** Metrics on the held-out split, if one was given. */
+  /** Metrics on the held-out split, if one was given: in the data's original units (standardized data is mapped back). */
   metrics?: EvaluationResult;
   meta?: Record<string, unknown>;
   /** Devices the particles live on. */
@@ -174,9 +174,10 @@ export class Posterior implements AsyncDisposable {
   async predict(x: Inputs, opts: PredictOptions = {}): Promise<Record<string, ReducedPrediction>> {
     this.checkTask(opts.task);
     const modes = opts.modes ?? (this.task === 'classification' ? ['mean_prob'] : ['mean', 'std']);
-    const reducer = new PredictiveReducer(this.task, modes, { gaussian: this.info.gaussian });
     const outW = this.info.outputSize;
     const units = this.unitsOf(opts);
+    const varianceFloor = this.info.gaussian && this.task === 'regression' ? originalUnitsFloor(units, outW / 2) : undefined;
+    const reducer = new PredictiveReducer(this.task, modes, { gaussian: this.info.gaussian, varianceFloor });
     await this.forEachStack(this.inputs(x, units), opts, (stack, B, S) => {
       reducer.push(this.inOriginalUnits(stack, B, S, outW, this.info.gaussian, units), { N: B, S, out: outW });
     });
@@ -196,7 +197,10 @@ export class Posterior implements AsyncDisposable {
     const targets = readTargets(yIn, m, this.task, this.task === 'classification' ? this.info.outputSize : d);
     const regression = this.task === 'regression';
     const noise = regression && !this.info.gaussian ? this.noiseVariance(opts.noiseVariance, d) : undefined;
-    const reducerOpts = { gaussian: regression, bins: opts.bins };
+    // Member variances: an mse model's noise variance exactly (no floor), or a gaussian model's
+    // softplus(raw) + 1e-6, scaled to original units with its floor.
+    const varianceFloor = noise ? new Array<number>(d).fill(0) : regression ? originalUnitsFloor(units, d) : undefined;
+    const reducerOpts = { gaussian: regression, bins: opts.bins, varianceFloor };
     const bma = new PredictiveReducer(this.task, [], reducerOpts);
     const perParticle = this.info.particleSeeds.map(() => new PredictiveReducer(this.task, [], reducerOpts));
     await this.forEachStack(inputs, opts, (stack, B, S, start) => {

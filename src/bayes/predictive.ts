@@ -88,6 +88,12 @@ export interface PredictiveOptions {
   bins?: number;
   /** Also accumulate one metrics object per member (PredictiveReducer.memberMetrics()). */
   trackMembers?: boolean;
+  /**
+   * Gaussian members: the floor added to softplus(raw), per target column (default 1e-6, the
+   * model's). A stack mapped to original units carries floor x std^2 (see stacks.ts), so a
+   * variance below 1e-6 in original units is kept, not floored.
+   */
+  varianceFloor?: readonly number[];
 }
 
 export type MetricsFor<T extends PredictiveTask> = T extends 'regression' ? RegressionMetrics : ClassificationMetrics;
@@ -207,7 +213,7 @@ function reduceRegressionBatch(pred: Float32Array, N: number, S: number, out: nu
  * S equal-weight Gaussians has mean μ̄ = mean_s μ_s and, by the law of total variance,
  *   variance = aleatoric_var + epistemic_var,  aleatoric_var = mean_s σ²_s,  epistemic_var = mean_s (μ_s − μ̄)².
  */
-function reduceGaussianBatch(pred: Float32Array, N: number, S: number, out: number, need: Set<string>): BatchOutputs {
+function reduceGaussianBatch(pred: Float32Array, N: number, S: number, out: number, need: Set<string>, floor?: readonly number[]): BatchOutputs {
   const d = out / 2;
   const r: BatchOutputs = {};
   const alloc = (name: string) => (need.has(name) ? (r[name] = new Float32Array(N * d)) : null);
@@ -227,7 +233,7 @@ function reduceGaussianBatch(pred: Float32Array, N: number, S: number, out: numb
       let sumVar = 0;
       for (let s = 0; s < S; s++) {
         sumMean += pred[base + s * out];
-        if (wantSpread) sumVar += softplus(pred[base + s * out + d]) + VARIANCE_FLOOR;
+        if (wantSpread) sumVar += softplus(pred[base + s * out + d]) + (floor ? floor[j] : VARIANCE_FLOOR);
       }
       const m = sumMean / S;
       const k = n * d + j;
@@ -377,6 +383,7 @@ export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
   readonly gaussian: boolean;
   private readonly bins: number;
   private readonly trackMembers: boolean;
+  private readonly varianceFloor?: readonly number[];
   private S = 0;
   private out = 0;
   private totalN = 0;
@@ -397,6 +404,7 @@ export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
     this.bins = opts.bins ?? DEFAULT_ECE_BINS;
     requirePositiveInt('bins', this.bins);
     this.trackMembers = !!opts.trackMembers;
+    this.varianceFloor = opts.varianceFloor;
     for (const m of this.modes) this.chunks.set(m, []);
   }
 
@@ -430,7 +438,7 @@ export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
       this.task === 'classification'
         ? reduceClassificationBatch(batchPred, N, S, out, need)
         : this.gaussian
-          ? reduceGaussianBatch(batchPred, N, S, out, need)
+          ? reduceGaussianBatch(batchPred, N, S, out, need, this.varianceFloor)
           : reduceRegressionBatch(batchPred, N, S, out, need);
     for (const m of this.modes) {
       // Copy the raw stack: the caller may reuse its buffer for the next batch.
@@ -489,7 +497,7 @@ export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
           const row = (n * S + s) * out;
           for (let j = 0; j < d; j++) {
             mean[n * d + j] = batchPred[row + j];
-            if (variance) variance[n * d + j] = softplus(batchPred[row + d + j]) + VARIANCE_FLOOR;
+            if (variance) variance[n * d + j] = softplus(batchPred[row + d + j]) + (this.varianceFloor ? this.varianceFloor[j] : VARIANCE_FLOOR);
           }
         }
         (this.memberAccs[s] as RegressionMetricsAccumulator).add(mean, targets, variance);

@@ -15,7 +15,10 @@ import { launchCluster, optimizerSlotNames } from './launch';
 import { FaultPolicy, ResolvedCommon, checkInt, resolveCommon, resolveFaultPolicy } from './options';
 import type { CommonTrainOptions } from './train-options';
 import { ParticleState, decodeParticles, restoredConfig } from './particle-state';
-import { OpenedCheckpoint, Posterior, PosteriorInfo, infoFromManifest } from './posterior';
+import { EvaluationResult, OpenedCheckpoint, Posterior, PosteriorInfo, infoFromManifest } from './posterior';
+import type { ArrayData } from '../runtime/training-handlers';
+import type { Normalization } from '../data/dataset';
+import { denormalizeInputs, denormalizeTargets } from '../data/normalization';
 import { WorkerRecovery } from './recovery';
 import { ProgressTracker } from './progress';
 import { batchOrderSeed } from './seeds';
@@ -203,7 +206,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
         info.timing = cluster.timing.report();
         // bce outputs are logits of independent labels: no Gaussian noise model, no metrics here.
         if (common.loss === 'mse') info.noiseVariance = await posterior.estimateNoiseVariance({ x: data.train.x, xShape: data.train.xShape }, data.train.y);
-        if (data.test && common.loss !== 'bce') info.metrics = await posterior.evaluate({ x: data.test.x, xShape: data.test.xShape }, data.test.y);
+        if (data.test && common.loss !== 'bce') info.metrics = await evaluateInOriginalUnits(posterior, data.test, data.normalization);
         phases?.lap('evaluation');
         if (every) {
           await posterior.save(opts.checkpoint!.dir);
@@ -228,6 +231,16 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
     await posterior.close();
     throw err;
   }
+}
+
+/**
+ * The held-out metrics in the data's original units, as the CLI reports them: standardized
+ * test data is mapped back first (without a normalization the units are the data's own).
+ */
+function evaluateInOriginalUnits(posterior: Posterior, test: ArrayData, norm: Normalization | undefined): Promise<EvaluationResult> {
+  if (!norm) return posterior.evaluate({ x: test.x, xShape: test.xShape }, test.y);
+  const y = posterior.task === 'regression' ? denormalizeTargets(test.y, norm) : test.y;
+  return posterior.evaluate({ x: denormalizeInputs(test.x, norm), xShape: test.xShape }, y, { originalUnits: true });
 }
 
 /** Opens a checkpoint to resume from and checks that it belongs to this run. */

@@ -2,7 +2,7 @@
 // they return (predict, evaluate, save/load), data and option types, and the
 // pure maths (metrics, the predictive reducer, SWAG moments, SVGD directions).
 export { train, trainDeepEnsemble, trainMultiSWAG, trainSVGD, trainMCDropout } from './train';
-export type { EnsembleOptions, MultiSwagOptions, SvgdTrainOptions, McDropoutOptions, SgldOptions, CyclicalOptions } from './train';
+export type { EnsembleOptions, MultiSWAGOptions, MultiSwagOptions, SvgdTrainOptions, McDropoutOptions, SgldOptions, CyclicalOptions } from './train';
 export { withDropout } from './algorithms/mcdropout';
 export { ALGORITHMS, ALGORITHM_NAMES, algorithmNamed } from './algorithms/registry';
 export type { Algorithm, AlgorithmDriver, RunContext, PredictionPlan, StateCodec } from './algorithms/types';

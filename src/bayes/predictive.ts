@@ -10,6 +10,7 @@
 // - Entropies are in nats.
 
 import { PushInputError, describeValue } from '../util/errors';
+import type { Task } from '../data/dataset';
 import {
   ClassLabels,
   ClassificationMetrics,
@@ -23,7 +24,8 @@ import {
   requirePositiveInt,
 } from './metrics';
 
-export type PredictiveTask = 'regression' | 'classification';
+/** @deprecated The one task type is data's `Task`; this alias stays for existing imports. */
+export type PredictiveTask = Task;
 
 /** Reductions of a plain regression stack (each member outputs `out` values); `pred` is the [N, S, out] stack. */
 export const REGRESSION_MODES = ['mean', 'median', 'min', 'max', 'std', 'pred'] as const;
@@ -96,9 +98,9 @@ export interface PredictiveOptions {
   varianceFloor?: readonly number[];
 }
 
-export type MetricsFor<T extends PredictiveTask> = T extends 'regression' ? RegressionMetrics : ClassificationMetrics;
+export type MetricsFor<T extends Task> = T extends 'regression' ? RegressionMetrics : ClassificationMetrics;
 /** Targets per task: regression y is [N, d] (d = out, or out/2 when gaussian); classification y is N class indices. */
-export type TargetsFor<T extends PredictiveTask> = T extends 'regression' ? Float32Array : ClassLabels;
+export type TargetsFor<T extends Task> = T extends 'regression' ? Float32Array : ClassLabels;
 
 /** Added to softplus(raw) so a member's variance is never 0. */
 export const VARIANCE_FLOOR = 1e-6;
@@ -128,13 +130,13 @@ export function renamedModeError(name: string, where = 'prediction mode'): PushI
 }
 
 /** The modes accepted for a task. */
-export function validModes(task: PredictiveTask, opts: { gaussian?: boolean } = {}): readonly PredictionMode[] {
+export function validModes(task: Task, opts: { gaussian?: boolean } = {}): readonly PredictionMode[] {
   if (task === 'classification') return CLASSIFICATION_MODES;
   if (task === 'regression') return opts.gaussian ? GAUSSIAN_REGRESSION_MODES : REGRESSION_MODES;
   throw new PushInputError(`task = ${describeValue(task)}: expected "regression" or "classification"`);
 }
 
-function checkModes(task: PredictiveTask, modes: readonly string[], gaussian: boolean): void {
+function checkModes(task: Task, modes: readonly string[], gaussian: boolean): void {
   if (!Array.isArray(modes)) {
     throw new PushInputError(`modes = ${describeValue(modes)}: expected an array of mode names`);
   }
@@ -345,7 +347,7 @@ function reduceClassificationBatch(
   return r;
 }
 
-function outputShape(task: PredictiveTask, gaussian: boolean, mode: string, N: number, S: number, out: number): number[] {
+function outputShape(task: Task, gaussian: boolean, mode: string, N: number, S: number, out: number): number[] {
   if (mode === 'pred' || mode === 'logits' || mode === 'prob') return [N, S, out];
   if (task === 'regression') return [N, gaussian ? out / 2 : out];
   if (mode === 'mean_prob' || mode === 'std') return [N, out];
@@ -378,7 +380,7 @@ function concat(chunks: Float32Array[]): Float32Array {
  * models the moment-matched N(mixture mean, total variance); classification: mean_prob),
  * so they equal regressionMetrics/classificationMetrics applied to result().
  */
-export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
+export class PredictiveReducer<T extends Task = Task> {
   readonly modes: readonly string[];
   readonly gaussian: boolean;
   private readonly bins: number;
@@ -543,7 +545,7 @@ export function reducePredictions<M extends string>(
   pred: Float32Array,
   dims: StackDims,
   modes: readonly M[],
-  task: PredictiveTask,
+  task: Task,
   opts: { gaussian?: boolean } = {},
 ): Record<M, ReducedPrediction> {
   const reducer = new PredictiveReducer(task, modes, opts);
@@ -573,10 +575,10 @@ export function memberMetrics(
   pred: Float32Array,
   dims: StackDims,
   y: Float32Array | ClassLabels,
-  task: PredictiveTask,
+  task: Task,
   opts: { gaussian?: boolean; bins?: number } = {},
 ): RegressionMetrics[] | ClassificationMetrics[] {
-  const reducer = new PredictiveReducer<PredictiveTask>(task, [], { ...opts, trackMembers: true });
+  const reducer = new PredictiveReducer<Task>(task, [], { ...opts, trackMembers: true });
   reducer.push(pred, dims, y as Float32Array);
   return reducer.memberMetrics() as RegressionMetrics[] | ClassificationMetrics[];
 }

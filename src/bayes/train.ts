@@ -5,14 +5,16 @@ import type { CommonTrainOptions } from './train-options';
 import { runTraining } from './training';
 import { algorithmNamed } from './algorithms/registry';
 import { EnsembleFields, ensemble } from './algorithms/ensemble';
-import { MultiSwagFields, mswag } from './algorithms/mswag';
+import { MultiSWAGFields, mswag } from './algorithms/mswag';
 import { SvgdFields, svgd } from './algorithms/svgd';
 import { McDropoutFields, mcdropout } from './algorithms/mcdropout';
 import type { SgldFields } from './algorithms/sgld';
 import type { CyclicalFields } from './algorithms/cyclical';
 
 export interface EnsembleOptions extends CommonTrainOptions, EnsembleFields {}
-export interface MultiSwagOptions extends CommonTrainOptions, MultiSwagFields {}
+export interface MultiSWAGOptions extends CommonTrainOptions, MultiSWAGFields {}
+/** @deprecated The name is MultiSWAGOptions (one spelling per algorithm). */
+export type MultiSwagOptions = MultiSWAGOptions;
 export interface SvgdTrainOptions extends CommonTrainOptions, SvgdFields {}
 export interface McDropoutOptions extends CommonTrainOptions, McDropoutFields {}
 /** Options of SGLD (train it by its registry name). */
@@ -31,7 +33,7 @@ export function train(name: string, options: CommonTrainOptions & Record<string,
 /** Trains a deep ensemble: `particles` networks from their own seeds. */
 export const trainDeepEnsemble = (options: EnsembleOptions): Promise<Posterior> => runTraining(ensemble, options);
 /** Trains MultiSWAG: `epochs` in all, of which the last `swagEpochs` collect moments. */
-export const trainMultiSWAG = (options: MultiSwagOptions): Promise<Posterior> => runTraining(mswag, options);
+export const trainMultiSWAG = (options: MultiSWAGOptions): Promise<Posterior> => runTraining(mswag, options);
 /** Trains `particles` SVGD particles towards log p = -(N/T) mean per-example loss - |theta|^2 / (2 priorStd^2). */
 export const trainSVGD = (options: SvgdTrainOptions): Promise<Posterior> => runTraining(svgd, options);
 /** Trains `particles` MC-dropout networks. */

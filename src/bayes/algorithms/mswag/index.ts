@@ -14,7 +14,7 @@ import { stackedEpoch } from '../shared/stacked-epoch';
 import type { Algorithm } from '../types';
 import type { SwagState } from './swag';
 
-export interface MultiSwagFields {
+export interface MultiSWAGFields {
   /** Epochs that collect SWAG moments: the last swagEpochs of `epochs`. Default max(1, round(epochs / 4)). */
   swagEpochs?: number;
   /** Alternative to swagEpochs: epochs before collection starts. */

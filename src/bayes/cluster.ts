@@ -119,10 +119,10 @@ export class ParticleCluster {
     return [...this.groups].map(([device, pids]) => ({ device, pids }));
   }
 
-  /** Sends `msg` once per device (to its first particle) with arguments built from its pids; results in device order. */
+  /** Sends `msg` once to each device (PushDist.callDevice) with arguments built from its pids; results in device order. */
   async eachDevice<T>(msg: string, args: (pids: number[], device: string) => unknown, only?: readonly string[]): Promise<T[]> {
     const groups = this.deviceGroups().filter(({ device }) => !only || only.includes(device));
-    return Promise.all(groups.map(({ device, pids }) => this.dist.launch<T>(pids[0], msg, args(pids, device))));
+    return Promise.all(groups.map(({ device, pids }) => this.dist.callDevice<T>(device, msg, args(pids, device))));
   }
 
   /** A typed message of the Bayesian layer (device/messages.ts), once per device; results in device order. */

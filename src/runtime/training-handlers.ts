@@ -28,7 +28,7 @@ export interface EpochPlan {
   loss: string;
   /** Base seed of the batch order. */
   seed: number;
-  /** Per-particle resample of the training set with replacement (row = pid's bootstrap seed). */
+  /** Per-particle bootstrap: the seed of each particle's fixed resample of the training set (with replacement). */
   bootstrapSeeds?: number[];
   /** A NaN or infinite loss: stop (default, an error naming particle, epoch and step), skip the update, or re-initialise. */
   onNan?: NonFinitePolicy;
@@ -98,7 +98,12 @@ export async function pushTrainEpochs(p: Particle, plan: EpochPlan): Promise<num
   const d = dataset(plan.key);
   const n = d.xShape[0];
   if (!(plan.batchSize >= 1 && plan.batchSize <= n)) throw new PushInputError(`batch size ${plan.batchSize}: expected 1..${n} (the training set size)`);
-  const resamples = plan.bootstrapSeeds?.map((s) => new Rng(s));
+  // Bootstrap: each particle's fixed resample of the training set (n rows drawn with replacement
+  // from its seed, as the deep ensemble draws it), not a fresh draw every step.
+  const resamples = plan.bootstrapSeeds?.map((s) => {
+    const rng = new Rng(s);
+    return Int32Array.from({ length: n }, () => rng.int(n));
+  });
   const out: number[][] = [];
   for (const epoch of plan.epochs) {
     const sums = new Float64Array(plan.pids.length);
@@ -111,8 +116,7 @@ export async function pushTrainEpochs(p: Particle, plan: EpochPlan): Promise<num
       };
       let losses: Float32Array;
       if (resamples) {
-        // Bootstrap: each particle draws its own batch of rows with replacement.
-        const own = resamples.map((rng) => gatherBatch(d, Int32Array.from(idx, () => rng.int(n))));
+        const own = resamples.map((rows) => gatherBatch(d, Int32Array.from(idx, (i) => rows[i])));
         try {
           losses = stepWithContext(p, plan.pids, own, plan.loss, stepOpts, epoch, step);
         } finally {

@@ -1,5 +1,5 @@
-// Public API of push-ens's Bayesian layer: the four algorithms, the Posterior
-// they return (predict, evaluate, save/load), data and option types, and the
+// Public API of push-ens's Bayesian layer: train(name) and the named trainers, the registry of
+// algorithms, the Posterior they return (predict, evaluate, save/load), data and option types, and the
 // pure maths (metrics, the predictive reducer, SWAG moments, SVGD directions).
 export { train, trainDeepEnsemble, trainMultiSWAG, trainSVGD, trainMCDropout } from './train';
 export type { EnsembleOptions, MultiSWAGOptions, MultiSwagOptions, SvgdTrainOptions, McDropoutOptions, SgldOptions, CyclicalOptions } from './train';

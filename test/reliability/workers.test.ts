@@ -62,7 +62,7 @@ test('timeoutMs: a worker that stops answering fails the run with PushTimeoutErr
       },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PushTimeoutError);
-    expect((err as Error).message).toBe('message "bayesTrainEpoch" to particle 1 on cpu:1 got no answer within 1000 ms');
+    expect((err as Error).message).toBe('message "ensembleEpoch" to device cpu:1 got no answer within 1000 ms');
     // The timeout kills the stopped worker at once, so close() does not wait for it.
     expect(Date.now() - stoppedAt).toBeLessThan(2000);
     expect(alive(stopped)).toBe(false);

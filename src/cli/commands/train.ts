@@ -1,5 +1,5 @@
 // `push-ens train`: load data, build the model, train the particles with one
-// of the four algorithms, checkpoint as it goes, and report time, throughput,
+// of the registry's algorithms, checkpoint as it goes, and report time, throughput,
 // each particle's final loss and the BMA's held-out metrics next to each
 // particle's.
 import * as path from 'node:path';

@@ -19,8 +19,8 @@ import type { WorkerRestartReport } from '../bayes/train-options';
 import type { NanEvent } from '../bayes/faults';
 import type { TrainProgress } from '../bayes/progress';
 import { renamedModeError, validModes } from '../bayes/predictive';
-import { decodeParticles } from '../bayes/particle-state';
-import type { ParticleState } from '../bayes/particle-state';
+import { ALGORITHMS } from '../bayes/algorithms/registry';
+import type { ExportPlan } from '../browser/format';
 import { optimizerSlotNames } from '../bayes/launch';
 import { train } from '../bayes/train';
 import { StoredData, loadTrainingData } from './data';
@@ -161,11 +161,18 @@ export function readCheckpointInfo(flag: string, dir: string): CheckpointInfo {
   });
 }
 
-/** A verified checkpoint's particle arrays (weights, random priors, SWAG moments), pid order: what `export` writes. */
-export function readCheckpointParticles(info: CheckpointInfo): ParticleState[] {
+/**
+ * What a verified checkpoint's posterior ships to the browser: its algorithm's export plan over the
+ * particles decoded once by readCheckpointInfo. One line when the algorithm cannot be exported.
+ */
+export function checkpointExportPlan(info: CheckpointInfo): ExportPlan {
   return prefixed('--checkpoint', () => {
-    const reader = readCheckpointDir(info.dir);
-    return decodeParticles(reader, reader.manifest.particles, info.info.numParams, optimizerSlotNames(info.info.common));
+    const { algorithm, states } = info.opened;
+    if (!algorithm.exportPlan) {
+      const can = ALGORITHMS.filter((a) => a.exportPlan).map((a) => a.name);
+      throw new PushInputError(`${show(info.dir)} holds a ${algorithm.title} posterior, which has no browser export: expected one of ${can.join(', ')}`);
+    }
+    return algorithm.exportPlan(info.info.options, states, predictionRun(info.info));
   });
 }
 

@@ -10,6 +10,7 @@ import type { ParticleCluster } from '../cluster';
 import type { NanEvent } from '../faults';
 import type { ResolvedCommon } from '../options';
 import type { ProgressTracker } from '../progress';
+import type { ExportPlan } from '../../browser/format';
 import type { OptionSpec } from './schema';
 
 /** What a driver's epoch sees of the run. */
@@ -72,6 +73,12 @@ export interface StateCodec {
   decode(record: Record<string, unknown>, file: (key: string) => Uint8Array | undefined, n: number, where: string): unknown;
 }
 
+/** What an export plan reads of a particle: its weights and its decoded algorithm state (ParticleState's fields). */
+export interface ExportParticle {
+  params: Float32Array;
+  state?: unknown;
+}
+
 export interface Algorithm<R extends object = Record<string, unknown>> {
   /** The one name: API train(name), CLI --algo, manifest.json's algorithm. */
   readonly name: string;
@@ -105,6 +112,14 @@ export interface Algorithm<R extends object = Record<string, unknown>> {
   cliOptions?(given: Record<string, unknown>, run: { epochs: number }): Record<string, unknown>;
   /** A label for the progress line of a 1-based epoch ("pretrain", "swag", "burn-in"...). */
   phase?(options: R, epoch: number, epochs: number): string | undefined;
+  /**
+   * The browser export (push-ens export): which arrays each particle ships and how the page makes
+   * members from them -- a sampling kind the browser knows (src/browser/format.ts: fixed weight
+   * vectors, SWAG moments, dropout passes), never the algorithm's name -- with the predictive
+   * settings and seeds that give Node's numbers. Absent: export refuses the algorithm. A posterior
+   * that cannot be exported yet (no SWAG moments collected) gets a one-line PushInputError.
+   */
+  exportPlan?(options: R, particles: readonly ExportParticle[], run: PredictionRun): ExportPlan;
   /** Weight samples of each particle ([particle][sample]) for Posterior.sampleParameters; absent: the posterior holds none. */
   sampleParameters?(cluster: ParticleCluster, options: R, particleSeeds: readonly number[], numParams: number, opts: { numSamples?: number; seed?: number }): Promise<Float32Array[][]>;
 }

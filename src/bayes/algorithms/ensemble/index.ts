@@ -69,6 +69,15 @@ export const ensemble: Algorithm<ResolvedEnsemble> = {
     };
   },
   predictionPlan: () => ({ perParticle: 1 }),
+  // Fixed members: each particle's weights, plus beta x its frozen prior network's output.
+  exportPlan(o, particles) {
+    if (o.priorBeta === null) return { sampling: 'members', arrays: particles.map((p) => ({ params: p.params })), predictive: {} };
+    const arrays = particles.map((p, k) => {
+      if (!(p.state instanceof Float32Array)) throw new PushInputError(`particle ${k} of this random-prior ensemble has no prior weights: the checkpoint is corrupt`);
+      return { params: p.params, prior: p.state };
+    });
+    return { sampling: 'members', arrays, predictive: { priorBeta: o.priorBeta } };
+  },
   // The random prior's frozen weights (float32 x n), in particle-NNN.prior.f32.
   codec: {
     encode: (state): { files: Record<string, Uint8Array> } => ({ files: state ? { prior: bytesOf(state as Float32Array) } : {} }),

@@ -62,4 +62,10 @@ export const mcdropout: Algorithm<ResolvedMcDropout> = {
   resolve: (raw) => ({ dropout: readOption(raw, DROPOUT, 0.1), numSamples: readOption(raw, SAMPLES, 20) }),
   driver: (o, model) => ({ model: withDropout(model, o.dropout), setup: () => undefined, runEpoch: (ctx, epoch) => stackedEpoch(ctx, epoch, 'mcdropoutEpoch') }),
   predictionPlan: (o, { particleSeeds }, numSamples) => ({ perParticle: numSamples ?? o.numSamples, perPid: particleSeeds.map(sampleSeed), memberName: 'passes' }),
+  // Dropout passes over each particle's weights, with the devices' sample seeds.
+  exportPlan: (o, particles, { particleSeeds }) => ({
+    sampling: 'dropout',
+    arrays: particles.map((p) => ({ params: p.params })),
+    predictive: { numSamples: o.numSamples, sampleSeeds: particleSeeds.map(sampleSeed) },
+  }),
 };

@@ -105,6 +105,15 @@ export const mswag: Algorithm<ResolvedSwag> = {
     const S = numSamples ?? o.numSamples;
     return { perParticle: S, args: { scale: o.scale, varClamp: o.varClamp }, perPid: particleSeeds.map(sampleSeed), memberName: 'samples' };
   },
+  // SWAG moments, sampled in the page with the devices' sample seeds (the particles' own weights are not needed).
+  exportPlan(o, particles, { particleSeeds }) {
+    const arrays = particles.map((p, k) => {
+      const w = p.state as SwagState | undefined;
+      if (!w || w.count === 0) throw new PushInputError(`particle ${k} of this MultiSWAG posterior has no SWAG moments: train it further (its SWAG epochs collect them)`);
+      return { swagMean: w.mean, swagSqMean: w.sqMean, swagDeviations: w.deviations };
+    });
+    return { sampling: 'swag', arrays, predictive: { numSamples: o.numSamples, scale: o.scale, varClamp: o.varClamp, sampleSeeds: particleSeeds.map(sampleSeed) } };
+  },
   cliOptions(given, { epochs }) {
     const swag = given.swagEpochs as number | undefined;
     const pre = given.pretrainEpochs as number | undefined;

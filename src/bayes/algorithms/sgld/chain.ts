@@ -130,6 +130,15 @@ export function chainAlgorithm<R extends ResolvedChain>(def: ChainAlgorithmDef<R
       // Before the first kept sample, a chain predicts with its current parameters.
       return { perParticle: Math.max(1, held), memberName: 'samples' };
     },
+    // Fixed members: every kept sample of every chain (a chain with none yet: its current weights, as on the devices).
+    exportPlan: (_o, particles) => ({
+      sampling: 'members',
+      arrays: particles.map((p) => {
+        const c = p.state as ChainState | undefined;
+        return { params: c && c.held > 0 ? c.samples : p.params };
+      }),
+      predictive: {},
+    }),
     phase: def.phase,
     async sampleParameters(cluster, _o, particleSeeds, n) {
       const parts = await cluster.eachDevice<{ samples: Float32Array; held: number[] }>('chainSamples', (pids) => ({ pids }));

@@ -112,4 +112,5 @@ export const svgd: Algorithm<ResolvedSvgd> = {
   },
   driver: (o, model) => ({ model, setup: () => undefined, runEpoch: (ctx, epoch) => svgdEpoch(ctx, epoch, o) }),
   predictionPlan: () => ({ perParticle: 1 }),
+  exportPlan: (_o, particles) => ({ sampling: 'members', arrays: particles.map((p) => ({ params: p.params })), predictive: {} }),
 };

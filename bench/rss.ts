@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import { trainDeepEnsemble } from '../src/bayes';
 import type { Posterior } from '../src/bayes';
-import { fullGc, type WorkerMemory } from '../src/bayes/handlers';
+import { fullGc, type WorkerMemory } from '../src/bayes/device/handlers';
 import { biggerNN } from '../src/nn';
 import { Rng } from '../src/util/rng';
 import { Row, printTable, writeResults } from './report';

@@ -16,7 +16,7 @@ export * as nn from './nn';
 export * as data from './data';
 export * as bayes from './bayes';
 export * as uncertainty from './uncertainty';
-export { trainDeepEnsemble, trainMultiSWAG, trainSVGD, trainMCDropout, Posterior } from './bayes';
+export { train, trainDeepEnsemble, trainMultiSWAG, trainSVGD, trainMCDropout, Posterior, ALGORITHM_NAMES } from './bayes';
 export { PushInputError, PushWorkerError, PushHandlerError, PushTimeoutError } from './util/errors';
 export { NonFiniteTrainingError } from './bayes';
 export { Rng, deriveSeed, particleSeed } from './util/rng';

@@ -8,13 +8,16 @@ import type { NatsOptions } from '../runtime/nats/options';
 import type { ParticleSnapshot } from '../runtime/worker-api';
 import type { OptimizerConfig } from '../nn/optimizers';
 import type { SchedulerConfig } from '../nn/schedulers';
-import type { ArrayData } from './data';
+import type { ArrayData } from '../runtime/training-handlers';
+import type { DeviceMessages } from './device/messages';
 
-/** Compiled path of the handler module every device worker loads. */
-export const BAYES_HANDLERS = path.join(__dirname, 'handlers.js');
+/** Compiled path of the shared handler module every device worker loads (next to the algorithm's). */
+export const BAYES_HANDLERS = path.join(__dirname, 'device', 'handlers.js');
 
 export interface ClusterOptions {
   model: unknown;
+  /** Compiled path of the algorithm's device module (Algorithm.deviceModule). */
+  deviceModule: string;
   devices?: string | readonly string[];
   backend?: string;
   isolation?: string;
@@ -81,7 +84,7 @@ export class ParticleCluster {
     const dist = await PushDist.create({
       devices: opts.devices,
       model: opts.model,
-      handlers: BAYES_HANDLERS,
+      handlers: [BAYES_HANDLERS, opts.deviceModule],
       backend: opts.backend,
       isolation: opts.isolation,
       nats: opts.nats,
@@ -120,10 +123,15 @@ export class ParticleCluster {
     return [...this.groups].map(([device, pids]) => ({ device, pids }));
   }
 
-  /** Sends `msg` once per device (to its first particle) with arguments built from its pids; results in device order. */
+  /** Sends `msg` once to each device (PushDist.callDevice) with arguments built from its pids; results in device order. */
   async eachDevice<T>(msg: string, args: (pids: number[], device: string) => unknown, only?: readonly string[]): Promise<T[]> {
     const groups = this.deviceGroups().filter(({ device }) => !only || only.includes(device));
-    return Promise.all(groups.map(({ device, pids }) => this.dist.launch<T>(pids[0], msg, args(pids, device))));
+    return Promise.all(groups.map(({ device, pids }) => this.dist.callDevice<T>(device, msg, args(pids, device))));
+  }
+
+  /** A typed message of the Bayesian layer (device/messages.ts), once per device; results in device order. */
+  call<M extends keyof DeviceMessages>(msg: M, args: (pids: number[], device: string) => DeviceMessages[M]['args'], only?: readonly string[]): Promise<DeviceMessages[M]['result'][]> {
+    return this.eachDevice<DeviceMessages[M]['result']>(msg, args, only);
   }
 
   /** eachDevice for handlers that report their compute time `ms`: the round goes into the timing. */
@@ -136,7 +144,7 @@ export class ParticleCluster {
 
   /** Keeps `data` on every device (or only the listed ones, e.g. a restarted device). */
   async setData(key: string, data: ArrayData, only?: readonly string[]): Promise<void> {
-    await this.eachDevice('bayesSetData', () => ({ key, data }), only);
+    await this.call('bayesSetData', () => ({ key, data }), only);
   }
 
   close(): Promise<void> {

@@ -43,13 +43,9 @@ export type DataInput =
   | Dataset
   | DataSplit;
 
-/** Examples as row-major float32 with their shape ([N, ...]). */
-export interface ArrayData {
-  x: Float32Array;
-  xShape: number[];
-  y: Float32Array;
-  yShape: number[];
-}
+/** Examples as row-major float32 with their shape ([N, ...]): the runtime's type, the one name for it. */
+import type { ArrayData } from '../runtime/training-handlers';
+export type { ArrayData };
 
 /** Data after normalizeData, before it is fitted to a model. */
 export interface NormalizedData {
@@ -317,7 +313,9 @@ export function dataHash(d: ArrayData): string {
  * classification M class indices in [0, numClasses) (labels, or one-hot rows).
  */
 export function readTargets(y: ArrayInput, m: number, task: Task, width: number, what = 'y'): Float32Array {
-  const read = readArray(y, what);
+  // A flat typed array of m x width values is m rows of width (several regression targets, one-hot labels).
+  const flatRows = ArrayBuffer.isView(y) && width > 1 && (y as NumericArray).length === m * width ? [width] : undefined;
+  const read = readArray(y, what, undefined, flatRows);
   if (read.shape[0] !== m) throw new PushInputError(`${what} has ${read.shape[0]} rows but x has ${m}: expected one target row per input row`);
   const row = read.shape.length === 1 ? 1 : prod(read.shape.slice(1));
   if (task === 'classification') {

@@ -1,10 +1,12 @@
-// Public API of push-ens's Bayesian layer: the four algorithms, the Posterior
-// they return (predict, evaluate, save/load), data and option types, and the
+// Public API of push-ens's Bayesian layer: train(name) and the named trainers, the registry of
+// algorithms, the Posterior they return (predict, evaluate, save/load), data and option types, and the
 // pure maths (metrics, the predictive reducer, SWAG moments, SVGD directions).
-export { trainDeepEnsemble } from './ensemble';
-export { trainMultiSWAG } from './multiswag';
-export { trainSVGD } from './svgd-train';
-export { trainMCDropout, withDropout } from './mcdropout';
+export { train, trainDeepEnsemble, trainMultiSWAG, trainSVGD, trainMCDropout } from './train';
+export type { EnsembleOptions, MultiSWAGOptions, MultiSwagOptions, SvgdTrainOptions, McDropoutOptions, SgldOptions, CyclicalOptions } from './train';
+export { withDropout } from './algorithms/mcdropout';
+export { ALGORITHMS, ALGORITHM_NAMES, algorithmNamed } from './algorithms/registry';
+export type { Algorithm, AlgorithmDriver, RunContext, PredictionPlan, StateCodec } from './algorithms/types';
+export type { OptionSpec } from './algorithms/schema';
 export { Posterior } from './posterior';
 export type {
   PosteriorInfo,
@@ -16,25 +18,15 @@ export type {
   DataRecord,
   AlgorithmOptions,
 } from './posterior';
-export { ALGORITHM_NAMES, NAN_POLICIES } from './options';
+export { NAN_POLICIES } from './options';
 export { NonFiniteTrainingError } from './faults';
 export type { NanEvent } from './faults';
-export type {
-  AlgorithmName,
-  CommonTrainOptions,
-  EnsembleOptions,
-  MultiSwagOptions,
-  SvgdTrainOptions,
-  McDropoutOptions,
-  EpochReport,
-  WorkerRestartReport,
-  CheckpointOptions,
-  ResolvedCommon,
-  ResolvedEnsemble,
-  ResolvedSwag,
-  ResolvedSvgd,
-  ResolvedMcDropout,
-} from './options';
+export type { AlgorithmName, ResolvedCommon } from './options';
+export type { CommonTrainOptions, EpochReport, WorkerRestartReport, CheckpointOptions } from './train-options';
+export type { ResolvedEnsemble } from './algorithms/ensemble';
+export type { ResolvedSwag } from './algorithms/mswag';
+export type { ResolvedSvgd } from './algorithms/svgd';
+export type { ResolvedMcDropout } from './algorithms/mcdropout';
 export { normalizeData, fitDataToModel, readInputs, readTargets } from './data';
 export type { DataInput, ArrayInput, NestedNumbers, TensorLike, XYInput, ArrayData, TrainingData } from './data';
 export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, CheckpointSaveError, readCheckpointDir } from './checkpoint-dir';

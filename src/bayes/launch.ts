@@ -3,21 +3,23 @@
 // algorithm configuration sent to every device.
 import { createOptimizer } from '../nn/optimizers';
 import { ClusterOptions, ParticleCluster } from './cluster';
-import type { ArrayData } from './data';
-import type { ParticleConfig } from './handlers';
+import type { ArrayData } from '../runtime/training-handlers';
+import type { ParticleConfig } from './device/messages';
 import type { ResolvedCommon } from './options';
 import type { PhaseClock } from '../util/phases';
 import { ParticleState, snapshotOf } from './particle-state';
 
 export interface LaunchPlan {
   cluster: ClusterOptions;
+  /** The algorithm's name: its device hooks set the particles up. */
+  algorithm: string;
   common: ResolvedCommon;
   seeds: readonly number[];
   /** Saved states to restore (one per seed); fresh particles when absent. */
   states?: readonly ParticleState[];
   /** Training data, kept on every device under `key`. */
   data?: { key: string; data: ArrayData };
-  /** Per-particle algorithm configuration (prior, SWAG, bootstrap, lr). */
+  /** Per-particle configuration: lr, seed, the algorithm's set-up and saved state. */
   configs?: readonly ParticleConfig[];
   /** Told when the workers are up (before the data goes out) and when the data has arrived. */
   phases?: PhaseClock;
@@ -47,7 +49,7 @@ export async function launchCluster(plan: LaunchPlan): Promise<ParticleCluster> 
     const configs = plan.configs;
     if (configs && configs.length > 0) {
       const byPid = new Map(configs.map((c) => [c.pid, c]));
-      await cluster.eachDevice('bayesConfigure', (pids) => ({ particles: pids.flatMap((pid) => byPid.get(pid) ?? []) }));
+      await cluster.call('bayesConfigure', (pids) => ({ algorithm: plan.algorithm, particles: pids.flatMap((pid) => byPid.get(pid) ?? []) }));
     }
     plan.phases?.lap('dataSent');
     return cluster;

@@ -47,8 +47,8 @@ export type {
   TargetsFor,
 } from './predictive';
 
-export { SwagMoments, DEFAULT_SWAG_RANK } from './swag';
-export type { SwagState, SwagSampleOptions } from './swag';
+export { SwagMoments, DEFAULT_SWAG_RANK } from './algorithms/mswag/swag';
+export type { SwagState, SwagSampleOptions } from './algorithms/mswag/swag';
 
-export { svgdDirection, svgdLogPosteriorGrad, pairwiseSquaredDistances, medianBandwidth } from './svgd';
-export type { SvgdOptions, SvgdDirection, SvgdPosteriorOptions } from './svgd';
+export { svgdDirection, svgdLogPosteriorGrad, pairwiseSquaredDistances, medianBandwidth } from './algorithms/svgd/svgd';
+export type { SvgdOptions, SvgdDirection, SvgdPosteriorOptions } from './algorithms/svgd/svgd';

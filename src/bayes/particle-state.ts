@@ -1,13 +1,15 @@
 // Everything about one particle that a checkpoint keeps: weights, optimizer
 // slots and counters (from the runtime's snapshot), base learning rate and seed,
-// and algorithm state (random-prior weights, SWAG moments). Read from a live
-// cluster, encoded to checkpoint files, decoded and restored into a new cluster.
+// and the algorithm's own state (random-prior weights, SWAG moments, kept
+// samples), which the algorithm's codec turns into record fields and files.
+// Read from a live cluster, encoded to checkpoint files, decoded and restored
+// into a new cluster: the one chain a particle's state goes through.
 import { PushInputError } from '../util/errors';
 import type { ParticleSnapshot } from '../runtime/worker-api';
-import { CheckpointReader, bytesOf, float32Of, float64Of } from './checkpoint-dir';
+import { CheckpointReader, bytesOf, float32Of } from './checkpoint-dir';
 import type { ParticleCluster } from './cluster';
-import type { ParticleConfig, ParticleExport } from './handlers';
-import type { SwagState } from './swag';
+import type { ParticleConfig, ParticleExport } from './device/messages';
+import type { Algorithm } from './algorithms/types';
 
 export interface ParticleState {
   seed: number;
@@ -17,8 +19,8 @@ export interface ParticleState {
   slots: Record<string, Float32Array>;
   step: number;
   schedulerCount: number;
-  prior?: Float32Array;
-  swag?: SwagState;
+  /** The algorithm's own state (its codec's), if it keeps any. */
+  state?: unknown;
 }
 
 /** How a particle is listed in manifest.json; its arrays are in the named files. */
@@ -28,23 +30,27 @@ export interface ParticleRecord {
   lr: number;
   step: number;
   schedulerCount: number;
-  files: { params: string; optimizer?: string; prior?: string; swag?: string };
-  /** SWAG file layout: mean (float64 x n), sqMean (float64 x n), deviations (float32 x numDeviations x n). */
-  swag?: { count: number; rank: number; numDeviations: number };
+  /** params and optimizer, then the algorithm's own files (e.g. prior, swag). */
+  files: { params: string; optimizer?: string; [key: string]: string | undefined };
+  /** The algorithm codec's fields (e.g. swag: {count, rank, numDeviations}). */
+  [field: string]: unknown;
 }
 
 /** Reads every particle's state from the devices (pid order), one message per device. */
-export async function readParticleStates(cluster: ParticleCluster): Promise<ParticleState[]> {
-  const exports = (await cluster.eachDevice<ParticleExport[]>('bayesExport', (pids) => ({ pids }))).flat();
-  const byPid = new Map(exports.map((e) => [e.pid, e]));
+export async function readParticleStates(cluster: ParticleCluster, algorithm: string): Promise<ParticleState[]> {
+  const exports = (await cluster.call('bayesExport', (pids) => ({ algorithm, pids }))).flat();
+  const byPid = new Map<number, ParticleExport>(exports.map((e) => [e.pid, e]));
   return cluster.dist.particleIds().map((pid) => {
     const e = byPid.get(pid)!;
-    return { seed: e.seed, lr: e.lr, params: e.params, slots: e.slots, step: e.step, schedulerCount: e.schedulerCount, prior: e.prior, swag: e.swag };
+    return { seed: e.seed, lr: e.lr, params: e.params, slots: e.slots, step: e.step, schedulerCount: e.schedulerCount, ...(e.state !== undefined ? { state: e.state } : {}) };
   });
 }
 
+/** File extension of an algorithm file: particle-000.prior.f32 keeps the names checkpoints always had. */
+const EXTENSIONS: Record<string, string> = { prior: 'f32' };
+
 /** Checkpoint files and manifest records of the particles; slots in `slotNames` order. */
-export function encodeParticles(states: readonly ParticleState[], slotNames: readonly string[]): { records: ParticleRecord[]; files: { name: string; data: Uint8Array }[] } {
+export function encodeParticles(states: readonly ParticleState[], slotNames: readonly string[], algorithm: Algorithm<any>): { records: ParticleRecord[]; files: { name: string; data: Uint8Array }[] } {
   const files: { name: string; data: Uint8Array }[] = [];
   const records = states.map((s, pid) => {
     const stem = `particle-${String(pid).padStart(3, '0')}`;
@@ -57,19 +63,14 @@ export function encodeParticles(states: readonly ParticleState[], slotNames: rea
       rec.files.optimizer = `${stem}.optimizer.f32`;
       files.push({ name: rec.files.optimizer, data: bytesOf(opt) });
     }
-    if (s.prior) {
-      rec.files.prior = `${stem}.prior.f32`;
-      files.push({ name: rec.files.prior, data: bytesOf(s.prior) });
-    }
-    if (s.swag) {
-      const w = s.swag;
-      rec.swag = { count: w.count, rank: w.rank, numDeviations: w.numDeviations };
-      const data = new Uint8Array(w.mean.byteLength + w.sqMean.byteLength + w.deviations.byteLength);
-      data.set(bytesOf(w.mean), 0);
-      data.set(bytesOf(w.sqMean), w.mean.byteLength);
-      data.set(bytesOf(w.deviations), 2 * w.mean.byteLength);
-      rec.files.swag = `${stem}.swag.bin`;
-      files.push({ name: rec.files.swag, data });
+    if (s.state !== undefined && algorithm.codec) {
+      const enc = algorithm.codec.encode(s.state);
+      Object.assign(rec, enc.fields ?? {});
+      for (const [key, data] of Object.entries(enc.files)) {
+        const name = `${stem}.${key}.${EXTENSIONS[key] ?? 'bin'}`;
+        rec.files[key] = name;
+        files.push({ name, data });
+      }
     }
     return rec;
   });
@@ -77,7 +78,7 @@ export function encodeParticles(states: readonly ParticleState[], slotNames: rea
 }
 
 /** Particle states from a verified checkpoint; n is the model's parameter count. */
-export function decodeParticles(reader: CheckpointReader, records: unknown, n: number, slotNames: readonly string[]): ParticleState[] {
+export function decodeParticles(reader: CheckpointReader, records: unknown, n: number, slotNames: readonly string[], algorithm: Algorithm<any>): ParticleState[] {
   const where = `checkpoint ${reader.dir}`;
   if (!Array.isArray(records) || records.length === 0) throw new PushInputError(`${where}: manifest.json lists no particles: the checkpoint is corrupt`);
   return (records as ParticleRecord[]).map((r, k) => {
@@ -90,22 +91,14 @@ export function decodeParticles(reader: CheckpointReader, records: unknown, n: n
       slotNames.forEach((name, i) => (slots[name] = opt.slice(i * n, (i + 1) * n)));
     }
     const state: ParticleState = { seed: r.seed, lr: r.lr, params, slots, step: r.step, schedulerCount: r.schedulerCount };
-    if (r.files.prior) state.prior = float32Of(reader.file(r.files.prior), `${where}: ${r.files.prior}`, n);
-    if (r.files.swag && r.swag) {
-      const { count, rank, numDeviations } = r.swag;
-      const data = reader.file(r.files.swag);
-      const expected = 16 * n + 4 * numDeviations * n;
-      if (data.byteLength !== expected) throw new PushInputError(`${where}: ${r.files.swag} holds ${data.byteLength} bytes, expected ${expected}`);
-      state.swag = {
-        n,
-        rank,
-        count,
-        numDeviations,
-        mean: float64Of(data.subarray(0, 8 * n), `${where}: ${r.files.swag} mean`, n),
-        sqMean: float64Of(data.subarray(8 * n, 16 * n), `${where}: ${r.files.swag} sqMean`, n),
-        deviations: float32Of(data.subarray(16 * n), `${where}: ${r.files.swag} deviations`, numDeviations * n),
-      };
-    }
+    const fileOf = (key: string) => {
+      const name = r.files[key];
+      if (name === undefined) return undefined;
+      if (typeof name !== 'string') throw new PushInputError(`${where}: particle record ${k} in manifest.json is malformed`);
+      return reader.file(name);
+    };
+    const own = algorithm.codec?.decode(r, fileOf, n, `${where}: particle ${k}`);
+    if (own !== undefined) state.state = own;
     return state;
   });
 }
@@ -115,10 +108,7 @@ export function snapshotOf(s: ParticleState): ParticleSnapshot {
   return { params: s.params, grads: new Float32Array(s.params.length), slots: s.slots, step: s.step, schedulerCount: s.schedulerCount };
 }
 
-/** The bayesConfigure entry that restores a saved particle's lr and algorithm state. */
-export function restoredConfig(pid: number, s: ParticleState, priorBeta: number | null): ParticleConfig {
-  const c: ParticleConfig = { pid, lr: s.lr, seed: s.seed };
-  if (s.prior) c.prior = { beta: priorBeta ?? 0, params: s.prior };
-  if (s.swag) c.swag = { rank: s.swag.rank, state: s.swag };
-  return c;
+/** The bayesConfigure entry that restores a saved particle: its lr, seed and algorithm state, over its fresh set-up. */
+export function restoredConfig(pid: number, s: ParticleState, setup: unknown): ParticleConfig {
+  return { pid, lr: s.lr, seed: s.seed, ...(setup !== undefined ? { setup } : {}), ...(s.state !== undefined ? { state: s.state } : {}) };
 }

@@ -5,27 +5,27 @@
 // test set of any size passes through in bounded memory.
 import type { NatsOptions } from '../runtime/nats/options';
 import { PushInputError, describeValue } from '../util/errors';
-import { deriveSeed } from '../util/rng';
 import type { Dataset, Normalization, Task } from '../data/dataset';
 import { normalizeInputs } from '../data/normalization';
 import { validateSpec } from '../nn/spec';
 import { modelIO } from '../nn/model-io';
 import type { ModelSpec } from '../nn/spec';
-import { readCheckpointDir, writeCheckpointDir } from './checkpoint-dir';
+import { CheckpointReader, readCheckpointDir, writeCheckpointDir } from './checkpoint-dir';
 import type { ParticleCluster, TimingReport } from './cluster';
 import { ArrayInput, readInputs, readTargets } from './data';
-import type { PredictArgs, PredictKind } from './handlers';
 import { launchCluster, optimizerSlotNames } from './launch';
 import type { ClassificationMetrics, RegressionMetrics } from './metrics';
-import { ALGORITHM_NAMES, AlgorithmName, ResolvedCommon, ResolvedEnsemble, ResolvedMcDropout, ResolvedSvgd, ResolvedSwag } from './options';
-import { decodeParticles, encodeParticles, readParticleStates, restoredConfig } from './particle-state';
+import type { AlgorithmName, ResolvedCommon } from './options';
+import { ParticleState, decodeParticles, encodeParticles, readParticleStates, restoredConfig } from './particle-state';
 import { PredictiveReducer, ReducedPrediction } from './predictive';
-import { sampleSeed } from './seeds';
-import type { SwagState } from './swag';
-import { assembleStack, memberSlice, stackToOriginalUnits, withNoiseVariance } from './stacks';
+import { assembleStack, memberSlice, originalUnitsFloor, stackToOriginalUnits, withNoiseVariance } from './stacks';
+import { algorithmNamed } from './algorithms/registry';
+import type { Algorithm, PredictionPlan, PredictionRun } from './algorithms/types';
+import type { SwagState } from './algorithms/mswag/swag';
 import * as UQ from './posterior-uncertainty';
 
-export type AlgorithmOptions = ResolvedEnsemble | ResolvedSwag | ResolvedSvgd | ResolvedMcDropout;
+/** An algorithm's resolved options (defaults filled in), as stored in checkpoints. */
+export type AlgorithmOptions = Record<string, unknown>;
 export type Metrics = RegressionMetrics | ClassificationMetrics;
 
 /** BMA metrics and each particle's own (for MultiSWAG and MC dropout: the particle's mixture over its samples). */
@@ -65,7 +65,7 @@ export interface PosteriorInfo {
   noiseVariance?: number[];
   /** Mean training loss per particle in the last epoch. */
   trainLosses?: number[];
-  /** Metrics on the held-out split, if one was given. */
+  /** Metrics on the held-out split, if one was given: in the data's original units (standardized data is mapped back). */
   metrics?: EvaluationResult;
   meta?: Record<string, unknown>;
   /** Temperature / variance scale and conformal scores fitted on held-out data (posterior.calibrate, push-ens calibrate). */
@@ -118,7 +118,11 @@ export class Posterior implements AsyncDisposable {
   private cluster: ParticleCluster | null;
 
   /** @internal Use the train functions or Posterior.load. */
-  constructor(cluster: ParticleCluster, readonly info: PosteriorInfo) {
+  constructor(
+    cluster: ParticleCluster,
+    readonly info: PosteriorInfo,
+    private readonly algo: Algorithm<any> = algorithmNamed(info.algorithm),
+  ) {
     this.cluster = cluster;
   }
 
@@ -150,34 +154,22 @@ export class Posterior implements AsyncDisposable {
     return Promise.all(dist.particleIds().map((pid) => dist.parameters(pid)));
   }
 
-  /** MultiSWAG: `numSamples` weight samples of each particle's SWAG Gaussian ([particle][sample]). */
+  /**
+   * Weight samples of each particle ([particle][sample]): drawn from each particle's SWAG
+   * Gaussian (MultiSWAG, `numSamples` of them), or the samples each SG-MCMC chain kept.
+   */
   async sampleParameters(opts: { numSamples?: number; seed?: number } = {}): Promise<Float32Array[][]> {
-    if (this.info.algorithm !== 'mswag') throw new PushInputError(`sampleParameters needs a MultiSWAG posterior, this one is ${this.info.algorithm}`);
-    const o = this.info.options as ResolvedSwag;
-    const S = opts.numSamples ?? o.numSamples;
-    if (!Number.isInteger(S) || S < 1) throw new PushInputError(`numSamples ${describeValue(S)}: expected a whole number >= 1`);
-    const n = this.info.numParams;
-    const out: Float32Array[][] = this.info.particleSeeds.map(() => []);
-    const parts = await this.liveCluster.eachDevice<Float32Array>('bayesSwagSamples', (pids) => ({
-      pids,
-      numSamples: S,
-      sampleSeeds: pids.map((pid) => deriveSeed(sampleSeed(this.info.particleSeeds[pid]), opts.seed ?? 0, 1)),
-      scale: o.scale,
-      varClamp: o.varClamp,
-    }));
-    this.liveCluster.deviceGroups().forEach(({ pids }, g) => {
-      pids.forEach((pid, j) => {
-        for (let s = 0; s < S; s++) out[pid].push(parts[g].slice((j * S + s) * n, (j * S + s + 1) * n));
-      });
-    });
-    return out;
+    const sample = this.algo.sampleParameters;
+    if (!sample) throw new PushInputError(`sampleParameters needs a posterior that holds weight samples (MultiSWAG, SG-MCMC), this one is ${this.info.algorithm}`);
+    return sample(this.liveCluster, this.info.options, this.info.particleSeeds, this.info.numParams, opts);
   }
 
   /** MultiSWAG: each particle's SWAG moments (running mean, second moment, deviations), pid order. */
   async swagMoments(): Promise<SwagState[]> {
-    if (this.info.algorithm !== 'mswag') throw new PushInputError(`swagMoments needs a MultiSWAG posterior, this one is ${this.info.algorithm}`);
-    const states = await readParticleStates(this.liveCluster);
-    return states.map((s) => s.swag!);
+    const states = await readParticleStates(this.liveCluster, this.info.algorithm);
+    const moments = states.map((s) => s.state as Partial<SwagState> | undefined);
+    if (!moments.every((m) => m && m.mean instanceof Float64Array)) throw new PushInputError(`swagMoments needs a MultiSWAG posterior, this one is ${this.info.algorithm}`);
+    return moments as SwagState[];
   }
 
   /** Tensors alive in each device worker (device order): flat across epochs and predictions unless something leaks. */
@@ -189,9 +181,10 @@ export class Posterior implements AsyncDisposable {
   async predict(x: Inputs, opts: PredictOptions = {}): Promise<Record<string, ReducedPrediction>> {
     this.checkTask(opts.task);
     const modes = opts.modes ?? (this.task === 'classification' ? ['mean_prob'] : ['mean', 'std']);
-    const reducer = new PredictiveReducer(this.task, modes, { gaussian: this.info.gaussian });
     const outW = this.info.outputSize;
     const units = this.unitsOf(opts);
+    const varianceFloor = this.info.gaussian && this.task === 'regression' ? originalUnitsFloor(units, outW / 2) : undefined;
+    const reducer = new PredictiveReducer(this.task, modes, { gaussian: this.info.gaussian, varianceFloor });
     await this.forEachStack(this.inputs(x, units), opts, (stack, B, S) => {
       reducer.push(this.inOriginalUnits(stack, B, S, outW, this.info.gaussian, units), { N: B, S, out: outW });
     });
@@ -211,7 +204,10 @@ export class Posterior implements AsyncDisposable {
     const targets = readTargets(yIn, m, this.task, this.task === 'classification' ? this.info.outputSize : d);
     const regression = this.task === 'regression';
     const noise = regression && !this.info.gaussian ? this.noiseVariance(opts.noiseVariance, d) : undefined;
-    const reducerOpts = { gaussian: regression, bins: opts.bins };
+    // Member variances: an mse model's noise variance exactly (no floor), or a gaussian model's
+    // softplus(raw) + 1e-6, scaled to original units with its floor.
+    const varianceFloor = noise ? new Array<number>(d).fill(0) : regression ? originalUnitsFloor(units, d) : undefined;
+    const reducerOpts = { gaussian: regression, bins: opts.bins, varianceFloor };
     const bma = new PredictiveReducer(this.task, [], reducerOpts);
     const perParticle = this.info.particleSeeds.map(() => new PredictiveReducer(this.task, [], reducerOpts));
     await this.forEachStack(inputs, opts, (stack, B, S, start) => {
@@ -287,32 +283,31 @@ export class Posterior implements AsyncDisposable {
    */
   async save(dir: string): Promise<void> {
     const cluster = this.liveCluster;
-    const states = await readParticleStates(cluster);
+    const states = await readParticleStates(cluster, this.info.algorithm);
     const slotNames = optimizerSlotNames(this.info.common);
-    const { records, files } = encodeParticles(states, slotNames);
+    const { records, files } = encodeParticles(states, slotNames, this.algo);
     const { devices: _live, timing: _timing, ...rest } = this.info;
     writeCheckpointDir(dir, { ...rest, devices: cluster.devices, optimizerSlots: slotNames, particles: records }, files);
   }
 
   /** Loads a checkpoint onto any device list. */
   static async load(dir: string, opts: LoadOptions = {}): Promise<Posterior> {
-    const reader = readCheckpointDir(dir);
-    const info = infoFromManifest(reader.manifest, dir);
-    const slotNames = optimizerSlotNames(info.common);
-    if (JSON.stringify(slotNames) !== JSON.stringify(reader.manifest.optimizerSlots)) {
-      throw new PushInputError(`checkpoint ${dir}: optimizer slots ${describeValue(reader.manifest.optimizerSlots)} do not match optimizer ${info.common.optimizer.type}: the checkpoint is corrupt`);
-    }
-    const states = decodeParticles(reader, reader.manifest.particles, info.numParams, slotNames);
-    if (states.length !== info.particleSeeds.length) throw new PushInputError(`checkpoint ${dir}: ${states.length} particle records for ${info.particleSeeds.length} seeds: the checkpoint is corrupt`);
-    const priorBeta = info.algorithm === 'ensemble' ? (info.options as ResolvedEnsemble).priorBeta : null;
+    return Posterior.open(openCheckpoint(dir), opts);
+  }
+
+  /** @internal Starts the particles of a checkpoint already opened and checked (read once per command). */
+  static async open(ckpt: OpenedCheckpoint, opts: LoadOptions = {}): Promise<Posterior> {
+    const { info, states, algorithm } = ckpt;
+    const driver = algorithm.driver(info.options, info.model, info.common, { numParams: info.numParams, outputSize: info.outputSize, loss: info.common.loss });
     const cluster = await launchCluster({
-      cluster: { model: info.model, devices: opts.devices, backend: opts.backend, isolation: opts.isolation, nats: opts.nats, cacheSize: opts.cacheSize, seed: info.common.seed, timeoutMs: opts.timeoutMs },
+      algorithm: algorithm.name,
+      cluster: { model: info.model, deviceModule: algorithm.deviceModule, devices: opts.devices, backend: opts.backend, isolation: opts.isolation, nats: opts.nats, cacheSize: opts.cacheSize, seed: info.common.seed, timeoutMs: opts.timeoutMs },
       common: info.common,
       seeds: states.map((s) => s.seed),
       states,
-      configs: states.map((s, pid) => restoredConfig(pid, s, priorBeta)),
+      configs: states.map((s, pid) => restoredConfig(pid, s, driver.setup(pid, info.particleSeeds[pid]))),
     });
-    return new Posterior(cluster, { ...info, devices: cluster.devices });
+    return new Posterior(cluster, { ...info, devices: cluster.devices }, algorithm);
   }
 
   /** Ends the device workers. Safe to call twice. */
@@ -362,23 +357,10 @@ export class Posterior implements AsyncDisposable {
     return [...v];
   }
 
-  /** What each particle contributes per example: one output, or numSamples. */
-  private plan(numSamples: number | undefined): { kind: PredictKind; perParticle: number; args: Partial<PredictArgs> } {
-    const checkS = (S: number) => {
-      if (!Number.isInteger(S) || S < 1) throw new PushInputError(`numSamples ${describeValue(S)}: expected a whole number >= 1`);
-      return S;
-    };
-    const seeds = this.info.particleSeeds.map(sampleSeed);
-    if (this.info.algorithm === 'mswag') {
-      const o = this.info.options as ResolvedSwag;
-      const S = checkS(numSamples ?? o.numSamples);
-      return { kind: 'swag', perParticle: S, args: { numSamples: S, scale: o.scale, varClamp: o.varClamp, sampleSeeds: seeds } };
-    }
-    if (this.info.algorithm === 'mcdropout') {
-      const S = checkS(numSamples ?? (this.info.options as ResolvedMcDropout).numSamples);
-      return { kind: 'dropout', perParticle: S, args: { numSamples: S, sampleSeeds: seeds } };
-    }
-    return { kind: 'plain', perParticle: 1, args: {} };
+  /** What each particle contributes per example (the algorithm's prediction plan). */
+  private plan(numSamples: number | undefined): PredictionPlan {
+    if (numSamples !== undefined && (!Number.isInteger(numSamples) || numSamples < 1)) throw new PushInputError(`numSamples ${describeValue(numSamples)}: expected a whole number >= 1`);
+    return this.algo.predictionPlan(this.info.options, predictionRun(this.info), numSamples);
   }
 
   /**
@@ -394,7 +376,8 @@ export class Posterior implements AsyncDisposable {
     const cluster = this.liveCluster;
     const batchSize = opts.batchSize ?? DEFAULT_BATCH;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new PushInputError(`batchSize ${describeValue(batchSize)}: expected a whole number >= 1`);
-    const { kind, perParticle, args } = this.plan(opts.numSamples);
+    const { perParticle, args, perPid } = this.plan(opts.numSamples);
+    const algorithm = this.info.algorithm;
     const m = inputs.shape[0];
     const row = inputs.x.length / Math.max(m, 1);
     const P = this.numParticles;
@@ -404,7 +387,7 @@ export class Posterior implements AsyncDisposable {
       const x = inputs.x.subarray(start * row, (start + B) * row);
       const xShape = [B, ...inputs.shape.slice(1)];
       return cluster
-        .eachDevice<{ out: Float32Array }>('bayesPredict', (pids) => ({ ...args, pids, x, xShape, kind, sampleSeeds: args.sampleSeeds && pids.map((pid) => args.sampleSeeds![pid]) }))
+        .call('bayesPredict', (pids) => ({ algorithm, pids, x, xShape, perParticle, ...(args ? { args } : {}), ...(perPid ? { perPid: pids.map((pid) => perPid[pid]) } : {}) }))
         .then((replies) => ({ B, parts: replies.map((r, g) => ({ pids: groups[g].pids, out: r.out })) }));
     };
     let next = m > 0 ? request(0) : null;
@@ -427,7 +410,11 @@ const TASKS: readonly Task[] = ['regression', 'classification'];
 /** The PosteriorInfo of a manifest, with its fields checked (one-line errors for foreign or corrupt ones). */
 export function infoFromManifest(m: Record<string, unknown>, dir: string): PosteriorInfo {
   const bad = (field: string) => new PushInputError(`checkpoint ${dir}: manifest.json field ${field} is ${describeValue(m[field])}: the checkpoint is corrupt`);
-  if (!ALGORITHM_NAMES.includes(m.algorithm as AlgorithmName)) throw bad('algorithm');
+  try {
+    algorithmNamed(m.algorithm);
+  } catch {
+    throw bad('algorithm');
+  }
   if (!TASKS.includes(m.task as Task)) throw bad('task');
   for (const f of ['numParams', 'outputSize', 'epoch']) if (!Number.isInteger(m[f]) || (m[f] as number) < 0) throw bad(f);
   if (!Array.isArray(m.particleSeeds) || !m.particleSeeds.every((s) => Number.isInteger(s) && s >= 0)) throw bad('particleSeeds');
@@ -463,4 +450,32 @@ export function infoFromManifest(m: Record<string, unknown>, dir: string): Poste
     calibration: UQ.parseStoredCalibration(m.calibration, m.task as Task, m.gaussian === true ? outputSize / 2 : outputSize, dir),
     devices: (m.devices as string[]) ?? [],
   };
+}
+
+/** What an algorithm's prediction plan may depend on. */
+export function predictionRun(info: PosteriorInfo): PredictionRun {
+  return { particleSeeds: info.particleSeeds, epoch: info.epoch, epochs: info.common.epochs, trainSize: info.data?.trainSize ?? 0, batchSize: info.common.batchSize };
+}
+
+/** A checkpoint opened, verified and decoded: what Posterior.open starts. */
+export interface OpenedCheckpoint {
+  dir: string;
+  reader: CheckpointReader;
+  info: PosteriorInfo;
+  algorithm: Algorithm<any>;
+  states: ParticleState[];
+}
+
+/** Reads and checks a checkpoint once (every file's size and sha256, the manifest, each particle's arrays), starting no worker. */
+export function openCheckpoint(dir: string): OpenedCheckpoint {
+  const reader = readCheckpointDir(dir);
+  const info = infoFromManifest(reader.manifest, dir);
+  const algorithm = algorithmNamed(info.algorithm);
+  const slotNames = optimizerSlotNames(info.common);
+  if (JSON.stringify(slotNames) !== JSON.stringify(reader.manifest.optimizerSlots)) {
+    throw new PushInputError(`checkpoint ${dir}: optimizer slots ${describeValue(reader.manifest.optimizerSlots)} do not match optimizer ${info.common.optimizer.type}: the checkpoint is corrupt`);
+  }
+  const states = decodeParticles(reader, reader.manifest.particles, info.numParams, slotNames, algorithm);
+  if (states.length !== info.particleSeeds.length) throw new PushInputError(`checkpoint ${dir}: ${states.length} particle records for ${info.particleSeeds.length} seeds: the checkpoint is corrupt`);
+  return { dir, reader, info, algorithm, states };
 }

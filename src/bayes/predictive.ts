@@ -10,6 +10,7 @@
 // - Entropies are in nats.
 
 import { PushInputError, describeValue } from '../util/errors';
+import type { Task } from '../data/dataset';
 import {
   ClassLabels,
   ClassificationMetrics,
@@ -23,7 +24,8 @@ import {
   requirePositiveInt,
 } from './metrics';
 
-export type PredictiveTask = 'regression' | 'classification';
+/** @deprecated The one task type is data's `Task`; this alias stays for existing imports. */
+export type PredictiveTask = Task;
 
 /** Reductions of a plain regression stack (each member outputs `out` values); `pred` is the [N, S, out] stack. */
 export const REGRESSION_MODES = ['mean', 'median', 'min', 'max', 'std', 'pred'] as const;
@@ -88,11 +90,17 @@ export interface PredictiveOptions {
   bins?: number;
   /** Also accumulate one metrics object per member (PredictiveReducer.memberMetrics()). */
   trackMembers?: boolean;
+  /**
+   * Gaussian members: the floor added to softplus(raw), per target column (default 1e-6, the
+   * model's). A stack mapped to original units carries floor x std^2 (see stacks.ts), so a
+   * variance below 1e-6 in original units is kept, not floored.
+   */
+  varianceFloor?: readonly number[];
 }
 
-export type MetricsFor<T extends PredictiveTask> = T extends 'regression' ? RegressionMetrics : ClassificationMetrics;
+export type MetricsFor<T extends Task> = T extends 'regression' ? RegressionMetrics : ClassificationMetrics;
 /** Targets per task: regression y is [N, d] (d = out, or out/2 when gaussian); classification y is N class indices. */
-export type TargetsFor<T extends PredictiveTask> = T extends 'regression' ? Float32Array : ClassLabels;
+export type TargetsFor<T extends Task> = T extends 'regression' ? Float32Array : ClassLabels;
 
 /** Added to softplus(raw) so a member's variance is never 0. */
 export const VARIANCE_FLOOR = 1e-6;
@@ -122,13 +130,13 @@ export function renamedModeError(name: string, where = 'prediction mode'): PushI
 }
 
 /** The modes accepted for a task. */
-export function validModes(task: PredictiveTask, opts: { gaussian?: boolean } = {}): readonly PredictionMode[] {
+export function validModes(task: Task, opts: { gaussian?: boolean } = {}): readonly PredictionMode[] {
   if (task === 'classification') return CLASSIFICATION_MODES;
   if (task === 'regression') return opts.gaussian ? GAUSSIAN_REGRESSION_MODES : REGRESSION_MODES;
   throw new PushInputError(`task = ${describeValue(task)}: expected "regression" or "classification"`);
 }
 
-function checkModes(task: PredictiveTask, modes: readonly string[], gaussian: boolean): void {
+function checkModes(task: Task, modes: readonly string[], gaussian: boolean): void {
   if (!Array.isArray(modes)) {
     throw new PushInputError(`modes = ${describeValue(modes)}: expected an array of mode names`);
   }
@@ -207,7 +215,7 @@ function reduceRegressionBatch(pred: Float32Array, N: number, S: number, out: nu
  * S equal-weight Gaussians has mean μ̄ = mean_s μ_s and, by the law of total variance,
  *   variance = aleatoric_var + epistemic_var,  aleatoric_var = mean_s σ²_s,  epistemic_var = mean_s (μ_s − μ̄)².
  */
-function reduceGaussianBatch(pred: Float32Array, N: number, S: number, out: number, need: Set<string>): BatchOutputs {
+function reduceGaussianBatch(pred: Float32Array, N: number, S: number, out: number, need: Set<string>, floor?: readonly number[]): BatchOutputs {
   const d = out / 2;
   const r: BatchOutputs = {};
   const alloc = (name: string) => (need.has(name) ? (r[name] = new Float32Array(N * d)) : null);
@@ -227,7 +235,7 @@ function reduceGaussianBatch(pred: Float32Array, N: number, S: number, out: numb
       let sumVar = 0;
       for (let s = 0; s < S; s++) {
         sumMean += pred[base + s * out];
-        if (wantSpread) sumVar += softplus(pred[base + s * out + d]) + VARIANCE_FLOOR;
+        if (wantSpread) sumVar += softplus(pred[base + s * out + d]) + (floor ? floor[j] : VARIANCE_FLOOR);
       }
       const m = sumMean / S;
       const k = n * d + j;
@@ -339,7 +347,7 @@ function reduceClassificationBatch(
   return r;
 }
 
-function outputShape(task: PredictiveTask, gaussian: boolean, mode: string, N: number, S: number, out: number): number[] {
+function outputShape(task: Task, gaussian: boolean, mode: string, N: number, S: number, out: number): number[] {
   if (mode === 'pred' || mode === 'logits' || mode === 'prob') return [N, S, out];
   if (task === 'regression') return [N, gaussian ? out / 2 : out];
   if (mode === 'mean_prob' || mode === 'std') return [N, out];
@@ -372,11 +380,12 @@ function concat(chunks: Float32Array[]): Float32Array {
  * models the moment-matched N(mixture mean, total variance); classification: mean_prob),
  * so they equal regressionMetrics/classificationMetrics applied to result().
  */
-export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
+export class PredictiveReducer<T extends Task = Task> {
   readonly modes: readonly string[];
   readonly gaussian: boolean;
   private readonly bins: number;
   private readonly trackMembers: boolean;
+  private readonly varianceFloor?: readonly number[];
   private S = 0;
   private out = 0;
   private totalN = 0;
@@ -397,6 +406,7 @@ export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
     this.bins = opts.bins ?? DEFAULT_ECE_BINS;
     requirePositiveInt('bins', this.bins);
     this.trackMembers = !!opts.trackMembers;
+    this.varianceFloor = opts.varianceFloor;
     for (const m of this.modes) this.chunks.set(m, []);
   }
 
@@ -430,7 +440,7 @@ export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
       this.task === 'classification'
         ? reduceClassificationBatch(batchPred, N, S, out, need)
         : this.gaussian
-          ? reduceGaussianBatch(batchPred, N, S, out, need)
+          ? reduceGaussianBatch(batchPred, N, S, out, need, this.varianceFloor)
           : reduceRegressionBatch(batchPred, N, S, out, need);
     for (const m of this.modes) {
       // Copy the raw stack: the caller may reuse its buffer for the next batch.
@@ -489,7 +499,7 @@ export class PredictiveReducer<T extends PredictiveTask = PredictiveTask> {
           const row = (n * S + s) * out;
           for (let j = 0; j < d; j++) {
             mean[n * d + j] = batchPred[row + j];
-            if (variance) variance[n * d + j] = softplus(batchPred[row + d + j]) + VARIANCE_FLOOR;
+            if (variance) variance[n * d + j] = softplus(batchPred[row + d + j]) + (this.varianceFloor ? this.varianceFloor[j] : VARIANCE_FLOOR);
           }
         }
         (this.memberAccs[s] as RegressionMetricsAccumulator).add(mean, targets, variance);
@@ -535,7 +545,7 @@ export function reducePredictions<M extends string>(
   pred: Float32Array,
   dims: StackDims,
   modes: readonly M[],
-  task: PredictiveTask,
+  task: Task,
   opts: { gaussian?: boolean } = {},
 ): Record<M, ReducedPrediction> {
   const reducer = new PredictiveReducer(task, modes, opts);
@@ -565,10 +575,10 @@ export function memberMetrics(
   pred: Float32Array,
   dims: StackDims,
   y: Float32Array | ClassLabels,
-  task: PredictiveTask,
+  task: Task,
   opts: { gaussian?: boolean; bins?: number } = {},
 ): RegressionMetrics[] | ClassificationMetrics[] {
-  const reducer = new PredictiveReducer<PredictiveTask>(task, [], { ...opts, trackMembers: true });
+  const reducer = new PredictiveReducer<Task>(task, [], { ...opts, trackMembers: true });
   reducer.push(pred, dims, y as Float32Array);
   return reducer.memberMetrics() as RegressionMetrics[] | ClassificationMetrics[];
 }

@@ -13,9 +13,9 @@ import { PushTimeoutError, PushWorkerError } from '../util/errors';
 import type { ParticleSnapshot } from '../runtime/worker-api';
 import { readCheckpointDir } from './checkpoint-dir';
 import type { ParticleCluster } from './cluster';
-import type { ArrayData } from './data';
-import type { ParticleConfig } from './handlers';
-import type { WorkerRestartReport } from './options';
+import type { ArrayData } from '../runtime/training-handlers';
+import type { Algorithm } from './algorithms/types';
+import type { WorkerRestartReport } from './train-options';
 import { ParticleState, decodeParticles, readParticleStates, restoredConfig, snapshotOf } from './particle-state';
 
 /** Where a rollback goes: epochs completed there, and how to get every particle's state. */
@@ -30,9 +30,9 @@ export interface RecoverySetup {
   /** Training data key and arrays: a restarted worker has lost them. */
   dataKey: string;
   data: ArrayData;
-  /** Fresh per-particle configuration (bootstrap resamples, priors, SWAG); saved state is laid over it. */
-  freshConfigs: readonly ParticleConfig[];
-  priorBeta: number | null;
+  algorithm: Algorithm<any>;
+  /** Each particle's fresh set-up (AlgorithmDriver.setup); saved state is restored over it. */
+  setups: readonly unknown[];
   numParams: number;
   slotNames: readonly string[];
   /** Restarts allowed in the whole run. */
@@ -51,19 +51,19 @@ export class WorkerRecovery {
   /** Remembers where the run starts: the resumed checkpoint's states, or a copy of the fresh particles. */
   static async start(setup: RecoverySetup, resumed?: { epoch: number; states: ParticleState[]; trainLosses?: number[] }): Promise<WorkerRecovery> {
     if (resumed) return new WorkerRecovery(setup, { epoch: resumed.epoch, trainLosses: resumed.trainLosses, states: () => resumed.states });
-    const initial = await readParticleStates(setup.cluster);
+    const initial = await readParticleStates(setup.cluster, setup.algorithm.name);
     return new WorkerRecovery(setup, { epoch: 0, states: () => initial });
   }
 
   /** A checkpoint of `epoch` epochs was written to `dir`: later rollbacks reload it from there. */
   saved(dir: string, epoch: number, trainLosses: readonly number[] | undefined): void {
-    const { numParams, slotNames } = this.setup;
+    const { numParams, slotNames, algorithm } = this.setup;
     this.point = {
       epoch,
       trainLosses: trainLosses && [...trainLosses],
       states: () => {
         const reader = readCheckpointDir(dir);
-        return decodeParticles(reader, reader.manifest.particles, numParams, slotNames);
+        return decodeParticles(reader, reader.manifest.particles, numParams, slotNames, algorithm);
       },
     };
   }
@@ -106,8 +106,7 @@ export class WorkerRecovery {
     const onLiveDevices = dist.particleIds().filter((pid) => !restarted.includes(dist.deviceOf(pid)));
     await Promise.all(onLiveDevices.map((pid) => dist.setSnapshot(pid, snapshotOfPid(pid))));
     await cluster.setData(this.setup.dataKey, this.setup.data, restarted);
-    const config = (pid: number): ParticleConfig => ({ ...this.setup.freshConfigs[pid], ...restoredConfig(pid, states[pid], this.setup.priorBeta) });
-    await cluster.eachDevice('bayesConfigure', (pids) => ({ particles: pids.map(config) }));
+    await cluster.call('bayesConfigure', (pids) => ({ algorithm: this.setup.algorithm.name, particles: pids.map((pid) => restoredConfig(pid, states[pid], this.setup.setups[pid])) }));
   }
 }
 

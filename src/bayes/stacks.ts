@@ -44,20 +44,17 @@ export function memberSlice(stack: Float32Array, N: number, S: number, out: numb
 
 /** Inverse of softplus: the raw value whose softplus is v (v > 0). */
 export function softplusInverse(v: number): number {
-  return v > 20 ? v + Math.log1p(-Math.exp(-v)) : Math.log(Math.expm1(v));
-}
-
-/** Raw gaussian-nll output whose variance (softplus(raw) + floor) is `variance`. */
-function rawOfVariance(variance: number): number {
-  return softplusInverse(Math.max(variance - VARIANCE_FLOOR, 1e-12));
+  // Below about 1e-300, expm1(v) = v underflows: the smallest raw there is.
+  return v > 20 ? v + Math.log1p(-Math.exp(-v)) : Math.log(Math.max(Math.expm1(v), Number.MIN_VALUE));
 }
 
 /**
  * Gives every member of a plain regression stack [N, S, d] the Gaussian noise model
- * N(f_s(x), noiseVariance): a gaussian stack [N, S, 2d] (means, then raw variances).
+ * N(f_s(x), noiseVariance): a gaussian stack [N, S, 2d] (means, then raw variances with
+ * softplus(raw) = noiseVariance: reduce it with varianceFloor 0, so no variance is floored).
  */
 export function withNoiseVariance(stack: Float32Array, N: number, S: number, d: number, noiseVariance: readonly number[]): Float32Array {
-  const raw = noiseVariance.map(rawOfVariance);
+  const raw = noiseVariance.map(softplusInverse);
   const g = new Float32Array(N * S * 2 * d);
   for (let r = 0; r < N * S; r++) {
     for (let j = 0; j < d; j++) {
@@ -68,10 +65,18 @@ export function withNoiseVariance(stack: Float32Array, N: number, S: number, d: 
   return g;
 }
 
+/** Per target column, the variance floor of a gaussian stack in original units: 1e-6 x std^2. */
+export function originalUnitsFloor(norm: Normalization | undefined, d: number): number[] | undefined {
+  if (!norm?.yMean || !norm.yStd) return undefined;
+  return Array.from({ length: d }, (_, j) => VARIANCE_FLOOR * norm.yStd![j] * norm.yStd![j]);
+}
+
 /**
  * A regression stack in the data's original units: means y * std + mean and, for
- * gaussian stacks [.., 2d], variances times std^2 (re-encoded as raw outputs).
- * Every reduction (mean, median, std, variance, pred, ...) is then in original units.
+ * gaussian stacks [.., 2d], variances times std^2. The whole variance softplus(raw) + 1e-6
+ * scales: raw is re-encoded so that softplus(raw') = softplus(raw) std^2, and the reducer adds
+ * the floor 1e-6 std^2 (originalUnitsFloor), so no variance is clamped to 1e-6 in original
+ * units. Every reduction (mean, median, std, variance, pred, ...) is then in original units.
  */
 export function stackToOriginalUnits(stack: Float32Array, N: number, S: number, out: number, gaussian: boolean, norm: Normalization | undefined): Float32Array {
   if (!norm?.yMean || !norm.yStd) return stack;
@@ -83,9 +88,7 @@ export function stackToOriginalUnits(stack: Float32Array, N: number, S: number, 
     for (let j = 0; j < d; j++) {
       res[o + j] = stack[o + j] * yStd[j] + yMean[j];
       if (gaussian) {
-        const raw = stack[o + d + j];
-        const variance = (softplus(raw) + VARIANCE_FLOOR) * yStd[j] * yStd[j];
-        res[o + d + j] = rawOfVariance(variance);
+        res[o + d + j] = softplusInverse(softplus(stack[o + d + j]) * yStd[j] * yStd[j]);
       }
     }
   }

@@ -8,85 +8,36 @@ import { particleSeed } from '../util/rng';
 import { isMlpTemplate, resolveMlp, validateSpec } from '../nn/spec';
 import { modelIO } from '../nn/model-io';
 import type { ModelSpec } from '../nn/spec';
-import { checkCheckpointTarget, readCheckpointDir } from './checkpoint-dir';
+import { CheckpointReader, checkCheckpointTarget, readCheckpointDir } from './checkpoint-dir';
 import { acquireCheckpointLock } from './checkpoint-lock';
-import type { ParticleCluster } from './cluster';
 import { NormalizedData, TrainingData, dataHash, fitDataToModel, modelIOFromData, normalizeData } from './data';
-import type { NonFinitePolicy } from '../runtime/particle-store';
-import { NanEvent, NonFiniteTrainingError } from './faults';
-import type { EpochArgs, EpochResult, ParticleConfig } from './handlers';
+import type { ParticleConfig } from './device/messages';
 import { launchCluster, optimizerSlotNames } from './launch';
-import { AlgorithmName, CommonTrainOptions, FaultPolicy, ResolvedCommon, checkInt, resolveCommon, resolveFaultPolicy } from './options';
+import { FaultPolicy, ResolvedCommon, checkInt, resolveCommon, resolveFaultPolicy } from './options';
+import type { CommonTrainOptions } from './train-options';
 import { ParticleState, decodeParticles, restoredConfig } from './particle-state';
-import { AlgorithmOptions, Posterior, PosteriorInfo, infoFromManifest } from './posterior';
+import { EvaluationResult, OpenedCheckpoint, Posterior, PosteriorInfo, infoFromManifest } from './posterior';
+import type { ArrayData } from '../runtime/training-handlers';
+import type { Normalization } from '../data/dataset';
+import { denormalizeInputs, denormalizeTargets } from '../data/normalization';
 import { WorkerRecovery } from './recovery';
-import { PROGRESS_INTERVAL_MS, ProgressTracker } from './progress';
+import { ProgressTracker } from './progress';
 import { batchOrderSeed } from './seeds';
+import { TRAIN_DATA_KEY } from './algorithms/shared/stacked-epoch';
+import type { Algorithm, AlgorithmDriver, RunContext } from './algorithms/types';
 
-/** Key under which the training set is kept on every device. */
-export const TRAIN_DATA_KEY = 'bayes-train';
+export { TRAIN_DATA_KEY };
+export type { AlgorithmDriver, RunContext };
 
-export interface RunContext {
-  cluster: ParticleCluster;
-  common: ResolvedCommon;
-  dataKey: string;
-  /** Seed of the batch order (epoch e's permutation derives from (batchSeed, e)). */
-  batchSeed: number;
-  trainSize: number;
-  numParams: number;
-  onNan: NonFinitePolicy;
-  /** Where an epoch reports the particles it skipped or re-initialised (drained after each epoch). */
-  nanEvents: NanEvent[];
-  /** Present when the run has an onProgress: epochs report their steps as they go. */
-  progress?: ProgressTracker;
+/** An algorithm's resolved options and driver for one run. */
+interface Resolved {
+  algorithm: Algorithm<any>;
+  options: Record<string, unknown>;
+  driver: AlgorithmDriver;
 }
 
-/** What makes one algorithm different from the others. */
-export interface AlgorithmDriver {
-  readonly algorithm: AlgorithmName;
-  readonly options: AlgorithmOptions;
-  /** The model the particles hold (MC dropout may add dropout layers). */
-  readonly model: ModelSpec;
-  /** Option names that must match for a run to resume from a checkpoint (prediction-time options left out). */
-  readonly resumeKeys: readonly string[];
-  /** Algorithm set-up of a particle (random prior, SWAG moments, bootstrap resample). */
-  configure(pid: number, seed: number): Omit<ParticleConfig, 'pid'>;
-  /** Runs 0-based epoch `epoch`; returns each particle's mean training loss (pid order). */
-  runEpoch(ctx: RunContext, epoch: number): Promise<number[]>;
-}
-
-/** One stacked epoch on every device (one message per device); losses in pid order. */
-export async function stackedEpoch(ctx: RunContext, epoch: number, extra: Partial<EpochArgs> = {}): Promise<number[]> {
-  const replies = await ctx.cluster.timedRound<EpochResult>('bayesTrainEpoch', (pids) => ({
-    key: ctx.dataKey,
-    pids,
-    epoch,
-    batchSize: ctx.common.batchSize,
-    loss: ctx.common.loss,
-    batchSeed: ctx.batchSeed,
-    stepScheduler: true,
-    onNan: ctx.onNan,
-    progressMs: ctx.progress ? PROGRESS_INTERVAL_MS : undefined,
-    ...extra,
-  }));
-  // Devices step independently: report the earliest stop (then the lowest pid).
-  const stops = replies.flatMap((r) => (r.stopped ? [{ ...r.stopped, steps: r.steps }] : [])).sort((a, b) => a.step - b.step || a.pid - b.pid);
-  if (stops.length > 0) {
-    const s = stops[0];
-    throw new NonFiniteTrainingError(s.pid, epoch + 1, s.step + 1, s.steps, s.loss);
-  }
-  const events = replies.flatMap((r) => r.nanEvents.map((e) => ({ ...e, epoch: epoch + 1, step: e.step + 1, steps: r.steps })));
-  ctx.nanEvents.push(...events.sort((a, b) => a.step - b.step || a.pid - b.pid));
-  const losses = new Array<number>(ctx.cluster.numParticles);
-  ctx.cluster.deviceGroups().forEach(({ pids }, g) => pids.forEach((pid, j) => (losses[pid] = replies[g].losses[j])));
-  return losses;
-}
-
-/** Data, options and model, checked; then the driver of the algorithm. */
-export function prepareRun(
-  opts: CommonTrainOptions,
-  build: (common: ResolvedCommon, model: ModelSpec) => AlgorithmDriver,
-): { data: TrainingData; common: ResolvedCommon; driver: AlgorithmDriver; faults: FaultPolicy } {
+/** Data, options and model, checked; then the algorithm's options and driver. */
+export function prepareRun(algorithm: Algorithm<any>, opts: CommonTrainOptions): { data: TrainingData; common: ResolvedCommon; run: Resolved; faults: FaultPolicy } {
   if (!opts || typeof opts !== 'object') throw new PushInputError(`training options ${describeValue(opts)}: expected an object with model and data`);
   if (opts.model === undefined) throw new PushInputError('training options need a model spec (options.model)');
   if (opts.data === undefined) throw new PushInputError('training options need data (options.data)');
@@ -106,15 +57,20 @@ export function prepareRun(
   const io = modelIO(spec);
   const data = fitDataToModel(raw, { inputShape: io.inputShape, outputSize: io.outputSize, loss: common.loss });
   const faults = resolveFaultPolicy(opts);
-  const driver = build(common, spec);
-  if (driver.algorithm === 'svgd' && faults.onNan !== 'stop') {
-    throw new PushInputError(`onNan ${describeValue(faults.onNan)}: svgd supports only "stop" (one particle's non-finite gradient would enter every particle's Stein direction)`);
+  const options = algorithm.resolve(opts as unknown as Record<string, unknown>, common);
+  if (algorithm.minParticles !== undefined && common.particles < algorithm.minParticles) {
+    throw new PushInputError(`particles ${common.particles}: ${algorithm.name} needs at least ${algorithm.minParticles}`);
   }
-  return { data, common, driver, faults };
+  if (algorithm.nanPolicies && !algorithm.nanPolicies.includes(faults.onNan)) {
+    throw new PushInputError(`onNan ${describeValue(faults.onNan)}: ${algorithm.name} supports only ${algorithm.nanPolicies.map((p) => `"${p}"`).join(', ')}`);
+  }
+  const driver = algorithm.driver(options, spec, common, { numParams: io.numParams, outputSize: io.outputSize, loss: common.loss });
+  return { data, common, run: { algorithm, options, driver }, faults };
 }
 
-export async function runTraining(opts: CommonTrainOptions, build: (common: ResolvedCommon, model: ModelSpec) => AlgorithmDriver): Promise<Posterior> {
-  const run = prepareRun(opts, build);
+/** Trains `algorithm` with the options: the shared loop of every train function. */
+export async function runTraining(algorithm: Algorithm<any>, opts: CommonTrainOptions): Promise<Posterior> {
+  const run = prepareRun(algorithm, opts);
   const every = opts.checkpoint ? checkInt(opts.checkpoint.every ?? 1, 'checkpoint.every', 1) : 0;
   if (!opts.checkpoint) return trainPrepared(opts, run, every);
   // One writer per checkpoint directory, from before any worker starts to the end of the run.
@@ -128,19 +84,20 @@ export async function runTraining(opts: CommonTrainOptions, build: (common: Reso
 }
 
 async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<typeof prepareRun>, every: number): Promise<Posterior> {
-  const { data, common, driver, faults } = prepared;
+  const { data, common, faults } = prepared;
+  const { algorithm, driver } = prepared.run;
   const io = modelIO(driver.model);
   const hash = dataHash(data.train);
   const seeds = Array.from({ length: common.particles }, (_, k) => particleSeed(common.seed, k));
-  const resumed = opts.resumeFrom !== undefined ? openResume(opts.resumeFrom, { driver, common, hash, numParams: io.numParams }) : undefined;
-  const priorBeta = driver.algorithm === 'ensemble' ? (driver.options as { priorBeta: number | null }).priorBeta : null;
-  const freshConfigs: ParticleConfig[] = seeds.map((seed, pid) => ({ pid, ...driver.configure(pid, seed) }));
-  // Restored particles keep their saved lr, seed, prior and SWAG moments; bootstrap resamples re-derive from seeds.
-  const configs = resumed ? freshConfigs.map((fresh, pid) => ({ ...fresh, ...restoredConfig(pid, resumed.states[pid], priorBeta) })) : freshConfigs;
+  const resumed = opts.resumeFrom !== undefined ? openResume(opts.resumeFrom, { run: prepared.run, common, hash, numParams: io.numParams }) : undefined;
+  const setups = seeds.map((seed, pid) => driver.setup(pid, seed));
+  const freshConfigs: ParticleConfig[] = setups.map((setup, pid) => ({ pid, ...(setup !== undefined ? { setup } : {}) }));
+  // Restored particles keep their saved lr, seed and algorithm state; bootstrap resamples re-derive from seeds.
+  const configs = resumed ? seeds.map((_, pid) => restoredConfig(pid, resumed.states[pid], setups[pid])) : freshConfigs;
   const info: PosteriorInfo = {
-    algorithm: driver.algorithm,
+    algorithm: algorithm.name,
     common,
-    options: driver.options,
+    options: prepared.run.options,
     model: driver.model,
     numParams: io.numParams,
     inputShape: io.inputShape,
@@ -159,8 +116,10 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
   const phases = opts.phases;
   phases?.lap('load');
   const cluster = await launchCluster({
+    algorithm: algorithm.name,
     cluster: {
       model: driver.model,
+      deviceModule: algorithm.deviceModule,
       devices: opts.devices,
       backend: opts.backend,
       isolation: opts.isolation,
@@ -178,7 +137,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
     phases,
   });
   info.devices = cluster.devices;
-  const posterior = new Posterior(cluster, info);
+  const posterior = new Posterior(cluster, info, algorithm);
   const progress = opts.onProgress ? new ProgressTracker(cluster, common.epochs, opts.onProgress) : undefined;
   try {
     const ctx: RunContext = {
@@ -188,6 +147,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
       batchSeed: batchOrderSeed(common.seed),
       trainSize: data.train.xShape[0],
       numParams: io.numParams,
+      outputSize: io.outputSize,
       onNan: faults.onNan,
       nanEvents: [],
       progress,
@@ -199,8 +159,8 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
               cluster,
               dataKey: TRAIN_DATA_KEY,
               data: data.train,
-              freshConfigs,
-              priorBeta,
+              algorithm,
+              setups,
               numParams: io.numParams,
               slotNames: optimizerSlotNames(common),
               limit: faults.restartWorkers,
@@ -241,7 +201,7 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
         info.timing = cluster.timing.report();
         // bce outputs are logits of independent labels: no Gaussian noise model, no metrics here.
         if (common.loss === 'mse') info.noiseVariance = await posterior.estimateNoiseVariance({ x: data.train.x, xShape: data.train.xShape }, data.train.y);
-        if (data.test && common.loss !== 'bce') info.metrics = await posterior.evaluate({ x: data.test.x, xShape: data.test.xShape }, data.test.y);
+        if (data.test && common.loss !== 'bce') info.metrics = await evaluateInOriginalUnits(posterior, data.test, data.normalization);
         phases?.lap('evaluation');
         if (every) {
           await posterior.save(opts.checkpoint!.dir);
@@ -268,27 +228,41 @@ async function trainPrepared(opts: CommonTrainOptions, prepared: ReturnType<type
   }
 }
 
+/**
+ * The held-out metrics in the data's original units, as the CLI reports them: standardized
+ * test data is mapped back first (without a normalization the units are the data's own).
+ */
+function evaluateInOriginalUnits(posterior: Posterior, test: ArrayData, norm: Normalization | undefined): Promise<EvaluationResult> {
+  if (!norm) return posterior.evaluate({ x: test.x, xShape: test.xShape }, test.y);
+  const y = posterior.task === 'regression' ? denormalizeTargets(test.y, norm) : test.y;
+  return posterior.evaluate({ x: denormalizeInputs(test.x, norm), xShape: test.xShape }, y, { originalUnits: true });
+}
+
 /** Opens a checkpoint to resume from and checks that it belongs to this run. */
-function openResume(dir: string, run: { driver: AlgorithmDriver; common: ResolvedCommon; hash: string; numParams: number }): { states: ParticleState[]; epoch: number; trainLosses?: number[] } {
-  const reader = readCheckpointDir(dir);
-  const info = infoFromManifest(reader.manifest, dir);
+function openResume(from: string | OpenedCheckpoint, run: { run: Resolved; common: ResolvedCommon; hash: string; numParams: number }): { states: ParticleState[]; epoch: number; trainLosses?: number[]; reader: CheckpointReader } {
+  // A checkpoint the caller already read and checked is not read again.
+  const opened = typeof from === 'string' ? undefined : from;
+  const dir = opened ? opened.dir : (from as string);
+  const reader = opened ? opened.reader : readCheckpointDir(dir);
+  const { algorithm, driver, options } = run.run;
+  const info = opened ? opened.info : infoFromManifest(reader.manifest, dir);
   const mismatch = (what: string, theirs: unknown, ours: unknown) =>
     new PushInputError(`cannot resume from ${dir}: its ${what} is ${describeValue(theirs)}, this run's is ${describeValue(ours)} (expected the options of the run that wrote it)`);
-  if (info.algorithm !== run.driver.algorithm) throw mismatch('algorithm', info.algorithm, run.driver.algorithm);
-  if (JSON.stringify(info.model) !== JSON.stringify(run.driver.model)) throw mismatch('model', info.model, run.driver.model);
+  if (info.algorithm !== algorithm.name) throw mismatch('algorithm', info.algorithm, algorithm.name);
+  if (JSON.stringify(info.model) !== JSON.stringify(driver.model)) throw mismatch('model', info.model, driver.model);
   for (const [key, ours] of Object.entries(run.common)) {
     if (key === 'epochs') continue;
     const theirs = (info.common as unknown as Record<string, unknown>)[key];
     if (JSON.stringify(theirs) !== JSON.stringify(ours)) throw mismatch(key, theirs, ours);
   }
-  for (const key of run.driver.resumeKeys) {
+  for (const key of algorithm.resumeKeys) {
     const theirs = (info.options as unknown as Record<string, unknown>)[key];
-    const ours = (run.driver.options as unknown as Record<string, unknown>)[key];
+    const ours = options[key];
     if (JSON.stringify(theirs) !== JSON.stringify(ours)) throw mismatch(key, theirs, ours);
   }
   if (info.data?.hash !== run.hash) throw new PushInputError(`cannot resume from ${dir}: it was trained on other data (the training set's sha256 differs)`);
   if (info.epoch > run.common.epochs) throw new PushInputError(`cannot resume from ${dir}: it has trained ${info.epoch} epochs, more than this run's ${run.common.epochs}`);
-  const states = decodeParticles(reader, reader.manifest.particles, run.numParams, optimizerSlotNames(run.common));
+  const states = opened ? opened.states : decodeParticles(reader, reader.manifest.particles, run.numParams, optimizerSlotNames(run.common), algorithm);
   if (states.length !== run.common.particles) throw mismatch('number of particles', states.length, run.common.particles);
-  return { states, epoch: info.epoch, trainLosses: info.trainLosses };
+  return { states, epoch: info.epoch, trainLosses: info.trainLosses, reader };
 }

@@ -1,17 +1,18 @@
 // The predictive core of an exported posterior: the particles' arrays in
 // memory, src/nn's forward pass and src/bayes's reduction, with the same seed
-// streams as the device workers (bayesPredict in src/bayes/handlers.ts), so a
-// page and Node's Posterior.predict give the same numbers. It runs wherever
+// streams as the device workers' predict hooks, so a page and Node's
+// Posterior.predict give the same numbers. It knows sampling kinds (format.ts),
+// never algorithms: each algorithm's exportPlan says which kind it is. It runs wherever
 // tfjs-core does: in the page (util/tf mapped to src/browser/tf.ts by the
 // bundler) and in Node, where push-ens export uses it to measure float16.
 import { tf } from '../util/tf';
 import { PushInputError, describeValue } from '../util/errors';
 import { deriveSeed, Rng } from '../util/rng';
-import { compileModel, Network } from '../nn/network';
+import { compileModel } from '../nn/compile';
+import type { Network } from '../nn/network-api';
 import { normalizeInputs } from '../data/normalization';
 import { PredictiveReducer, ReducedPrediction } from '../bayes/predictive';
-import { SwagMoments } from '../bayes/swag';
-import { sampleSeed } from '../bayes/seeds';
+import { SwagMoments } from '../bayes/algorithms/mswag/swag';
 import { assembleStack, stackToOriginalUnits } from '../bayes/stacks';
 import { BrowserManifest, readTensor } from './format';
 import { BrowserInput, readBrowserInputs } from './inputs';
@@ -19,7 +20,7 @@ import { BrowserInput, readBrowserInputs } from './inputs';
 export interface BrowserPredictOptions {
   /** Default: ["mean", "std"] for regression, ["mean_prob"] for classification (as Node's Posterior.predict). */
   modes?: readonly string[];
-  /** MultiSWAG / MC dropout: samples per particle (default: the training option). */
+  /** "swag" / "dropout" sampling (MultiSWAG, MC dropout): samples per particle (default: the training option). */
   numSamples?: number;
   /** Take x in the data's original units and report regression outputs in them (as Node's option). */
   originalUnits?: boolean;
@@ -27,7 +28,7 @@ export interface BrowserPredictOptions {
   batchSize?: number;
 }
 
-/** One particle's arrays: weights (+ a random prior), or SWAG moments. */
+/** One particle's arrays: weights (one or more stacked members, + a random prior), or SWAG moments. */
 export interface ParticleArrays {
   params?: Float32Array;
   prior?: Float32Array;
@@ -47,7 +48,7 @@ export function particleArrays(manifest: BrowserManifest, bytes: Uint8Array): Pa
     else if (e.name === 'swagSqMean') swagParts[e.particle].sqMean = a as Float64Array;
     else swagParts[e.particle].deviations = Float32Array.from(a);
   }
-  if (manifest.algorithm === 'mswag') {
+  if (manifest.sampling === 'swag') {
     const n = manifest.numParams;
     swagParts.forEach((s, k) => {
       const k2 = s.deviations!.length / n;
@@ -78,10 +79,9 @@ export class PredictiveCore {
     return this.particles.length;
   }
 
-  /** Members each particle contributes: 1, or the samples of MultiSWAG / MC dropout. */
+  /** Members each particle contributes: its stacked weight vectors, or numSamples draws (swag, dropout). */
   samplesPerParticle(numSamples?: number): number {
-    const sampled = this.manifest.algorithm === 'mswag' || this.manifest.algorithm === 'mcdropout';
-    if (!sampled) return 1;
+    if (this.manifest.sampling === 'members') return this.particles[0].params!.length / this.manifest.numParams;
     const S = numSamples ?? this.manifest.predictive.numSamples!;
     if (!Number.isInteger(S) || S < 1) throw new PushInputError(`numSamples ${describeValue(S)}: expected a whole number >= 1`);
     return S;
@@ -120,12 +120,14 @@ export class PredictiveCore {
   }
 
   /**
-   * Per member (particle-major), the weight tensors its forward pass uses: a particle's own
-   * weights (with its prior), or its SWAG samples drawn as the workers draw them
-   * (new Rng(sampleSeed(particle seed)), numSamples draws). Uploaded once and kept.
+   * The weight tensors the forward passes use, particle-major: each particle's stacked members
+   * (members), its one weight vector (dropout) or its SWAG samples drawn as the workers draw them
+   * (new Rng(its sample seed), S draws); then, for members with a prior, each particle's prior.
+   * Uploaded once and kept.
    */
   private memberWeights(S: number): tf.Tensor[][] {
-    const sampledSwag = this.manifest.algorithm === 'mswag';
+    const n = this.manifest.numParams;
+    const sampledSwag = this.manifest.sampling === 'swag';
     const key = sampledSwag ? `swag/${S}` : 'params';
     let sets = this.uploaded.get(key);
     if (sets) return sets;
@@ -135,11 +137,11 @@ export class PredictiveCore {
       const { scale, varClamp } = this.manifest.predictive;
       sets = [];
       this.particles.forEach((p, k) => {
-        const rng = new Rng(sampleSeed(this.manifest.particleSeeds[k]));
+        const rng = new Rng(this.manifest.predictive.sampleSeeds![k]);
         for (let s = 0; s < S; s++) sets!.push(this.network.materialize(p.swag!.sample(rng, { scale, varClamp })));
       });
     } else {
-      sets = this.particles.map((p) => this.network.materialize(p.params!));
+      sets = this.particles.flatMap((p) => Array.from({ length: p.params!.length / n }, (_, s) => this.network.materialize(p.params!.subarray(s * n, (s + 1) * n))));
       this.particles.forEach((p) => {
         if (p.prior) sets!.push(this.network.materialize(p.prior));
       });
@@ -157,16 +159,17 @@ export class PredictiveCore {
       const x = tf.tensor(xb, shape);
       const outs: tf.Tensor[] = [];
       for (let k = 0; k < P; k++) {
-        if (m.algorithm === 'mswag') {
-          for (let s = 0; s < perParticle; s++) outs.push(net.forward(weights[k * perParticle + s], x));
-        } else if (m.algorithm === 'mcdropout') {
+        if (m.sampling === 'dropout') {
           // Pass s is one thinned network, its mask over units seeded as on the devices.
-          const seed = sampleSeed(m.particleSeeds[k]);
+          const seed = m.predictive.sampleSeeds![k];
           for (let s = 0; s < perParticle; s++) outs.push(net.forward(weights[k], x, { training: true, dropoutSeed: deriveSeed(seed, s), sharedDropoutMask: true }));
-        } else {
-          const own = net.forward(weights[k], x);
-          const prior = m.predictive.priorBeta !== undefined ? weights[P + k] : undefined;
-          outs.push(prior ? tf.add(own, tf.mul(net.forward(prior, x), m.predictive.priorBeta!)) : own);
+          continue;
+        }
+        // members and swag: one forward pass per weight vector; members may add beta x their prior's output.
+        const prior = m.sampling === 'members' && m.predictive.priorBeta !== undefined ? net.forward(weights[P * perParticle + k], x) : undefined;
+        for (let s = 0; s < perParticle; s++) {
+          const own = net.forward(weights[k * perParticle + s], x);
+          outs.push(prior ? tf.add(own, tf.mul(prior, m.predictive.priorBeta!)) : own);
         }
       }
       return tf.stack(outs);

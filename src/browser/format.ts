@@ -12,7 +12,8 @@ import type { SequentialSpec } from '../nn/spec';
 import type { Normalization } from '../data/dataset';
 
 export const BROWSER_FORMAT = 'push-ens/browser-posterior';
-export const BROWSER_FORMAT_VERSION = 1;
+/** 2: particles' arrays say how the page samples from them (sampling), not which algorithm made them. */
+export const BROWSER_FORMAT_VERSION = 2;
 export const MANIFEST_FILE = 'posterior.json';
 export const WEIGHTS_FILE = 'weights.bin';
 /** The manifest holds the demo's data points too (capped by the writer); anything far larger is not ours. */
@@ -20,14 +21,51 @@ export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 /** 1 GiB: far beyond what a page should download, well inside what a typed array can hold. */
 export const MAX_WEIGHTS_BYTES = 1024 * 1024 * 1024;
 
-export const EXPORT_ALGORITHMS = ['ensemble', 'mswag', 'svgd', 'mcdropout'] as const;
-export type ExportAlgorithm = (typeof EXPORT_ALGORITHMS)[number];
+/**
+ * How the page makes a particle's members from its arrays (an algorithm's exportPlan picks one):
+ * - members: fixed weight vectors, `params` holding one or more stacked (ensemble, SVGD, the
+ *   samples an SG-MCMC chain kept), each plus beta x a random `prior` network's output if any;
+ * - swag: numSamples weight vectors drawn from SWAG moments with each particle's sample seed;
+ * - dropout: numSamples passes of `params` with dropout on, pass s's masks seeded by
+ *   deriveSeed(sample seed, s).
+ */
+export type SamplingKind = 'members' | 'swag' | 'dropout';
+export const SAMPLING_KINDS: readonly SamplingKind[] = ['members', 'swag', 'dropout'];
 export type WeightDtype = 'float16' | 'float32' | 'float64';
 const DTYPE_BYTES: Record<WeightDtype, number> = { float16: 2, float32: 4, float64: 8 };
 
 /** Which array of a particle an entry holds. SWAG moments stay float64: sqMean − mean² cancels. */
 export type TensorName = 'params' | 'prior' | 'swagMean' | 'swagSqMean' | 'swagDeviations';
 const TENSOR_NAMES: readonly TensorName[] = ['params', 'prior', 'swagMean', 'swagSqMean', 'swagDeviations'];
+/** The arrays each sampling kind reads: every particle has the required ones, and no others. */
+const KIND_ARRAYS: Record<SamplingKind, { required: readonly TensorName[]; optional: readonly TensorName[] }> = {
+  members: { required: ['params'], optional: ['prior'] },
+  swag: { required: ['swagMean', 'swagSqMean', 'swagDeviations'], optional: [] },
+  dropout: { required: ['params'], optional: [] },
+};
+
+/** What the page needs beyond the arrays to sample members as Node does. */
+export interface PredictiveSettings {
+  /** swag, dropout: samples (passes) per particle. */
+  numSamples?: number;
+  /** swag: the covariance scale and the floor of the diagonal variance. */
+  scale?: number;
+  varClamp?: number;
+  /** members: the random prior's scale (every particle then has a prior array). */
+  priorBeta?: number;
+  /** swag, dropout: each particle's sample seed, as Node's prediction plan gives its devices. */
+  sampleSeeds?: number[];
+}
+
+/**
+ * What an algorithm exports (its exportPlan, in Node): the sampling kind, each particle's
+ * arrays by name (float64 arrays stay float64; float32 ones follow --float16) and the settings.
+ */
+export interface ExportPlan {
+  sampling: SamplingKind;
+  arrays: Partial<Record<TensorName, Float32Array | Float64Array>>[];
+  predictive: PredictiveSettings;
+}
 
 export interface TensorEntry {
   particle: number;
@@ -59,7 +97,9 @@ export interface BrowserManifest {
   format: typeof BROWSER_FORMAT;
   formatVersion: number;
   pushEnsVersion: string;
-  algorithm: ExportAlgorithm;
+  /** The algorithm that trained the posterior (shown on the page; the page reads `sampling`). */
+  algorithm: string;
+  sampling: SamplingKind;
   task: 'regression' | 'classification';
   model: SequentialSpec;
   numParams: number;
@@ -68,8 +108,7 @@ export interface BrowserManifest {
   gaussian: boolean;
   classNames?: string[];
   particleSeeds: number[];
-  /** Samples per particle (MultiSWAG, MC dropout), SWAG's covariance scale and floor, a random prior's beta. */
-  predictive: { numSamples?: number; scale?: number; varClamp?: number; priorBeta?: number };
+  predictive: PredictiveSettings;
   normalization?: Normalization;
   /** The modes `push-ens predict` reports by default; the page's ?x= uses them unless ?modes= says otherwise. */
   defaultModes: string[];
@@ -167,7 +206,9 @@ export function validateManifest(raw: unknown, what = MANIFEST_FILE): BrowserMan
   if (!m || typeof m !== 'object' || Array.isArray(m)) throw new PushInputError(`${what}: expected a JSON object, got ${describeValue(raw)}`);
   if (m.format !== BROWSER_FORMAT) throw bad('format', `"${BROWSER_FORMAT}" (is this a push-ens export?)`);
   if (m.formatVersion !== BROWSER_FORMAT_VERSION) throw bad('formatVersion', `${BROWSER_FORMAT_VERSION}: this page reads version ${BROWSER_FORMAT_VERSION} exports`);
-  if (!(EXPORT_ALGORITHMS as readonly unknown[]).includes(m.algorithm)) throw bad('algorithm', EXPORT_ALGORITHMS.join(', '));
+  if (typeof m.algorithm !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(m.algorithm)) throw bad('algorithm', 'an algorithm name');
+  if (!SAMPLING_KINDS.includes(m.sampling as SamplingKind)) throw bad('sampling', SAMPLING_KINDS.join(', '));
+  const sampling = m.sampling as SamplingKind;
   if (m.task !== 'regression' && m.task !== 'classification') throw bad('task', '"regression" or "classification"');
   let model: SequentialSpec;
   try {
@@ -190,12 +231,16 @@ export function validateManifest(raw: unknown, what = MANIFEST_FILE): BrowserMan
   const P = m.particleSeeds.length;
   const predictive = m.predictive as BrowserManifest['predictive'];
   if (!predictive || typeof predictive !== 'object') throw bad('predictive', 'an object');
-  const sampled = m.algorithm === 'mswag' || m.algorithm === 'mcdropout';
+  const sampled = sampling !== 'members';
   if (sampled && !isInt(predictive.numSamples, 1)) throw bad('predictive.numSamples', 'a whole number >= 1', predictive.numSamples);
-  if (m.algorithm === 'mswag') {
+  if (sampled && !(Array.isArray(predictive.sampleSeeds) && predictive.sampleSeeds.length === P && predictive.sampleSeeds.every((s) => isInt(s) && s <= 0xffffffff))) {
+    throw bad('predictive.sampleSeeds', 'one 32-bit seed per particle', predictive.sampleSeeds);
+  }
+  if (sampling === 'swag') {
     if (!isFiniteNumber(predictive.scale) || predictive.scale < 0) throw bad('predictive.scale', 'a number >= 0', predictive.scale);
     if (!isFiniteNumber(predictive.varClamp) || predictive.varClamp < 0) throw bad('predictive.varClamp', 'a number >= 0', predictive.varClamp);
   }
+  if (predictive.priorBeta !== undefined && sampling !== 'members') throw bad('predictive.priorBeta', `absent: a random prior goes with "members" sampling, not "${sampling}"`, predictive.priorBeta);
   if (predictive.priorBeta !== undefined && (!isFiniteNumber(predictive.priorBeta) || predictive.priorBeta < 0)) throw bad('predictive.priorBeta', 'a number >= 0', predictive.priorBeta);
   const norm = m.normalization as Normalization | undefined;
   if (norm !== undefined) {
@@ -206,14 +251,14 @@ export function validateManifest(raw: unknown, what = MANIFEST_FILE): BrowserMan
     if (!okX || !okY) throw bad('normalization', `per-feature means and positive stds (${features} inputs${m.task === 'regression' ? `, ${d} targets` : ''})`);
   }
   if (!Array.isArray(m.defaultModes) || !m.defaultModes.every((s) => typeof s === 'string')) throw bad('defaultModes', 'a list of mode names');
-  const weights = validateWeights(m.weights, what, m.algorithm as ExportAlgorithm, P, m.numParams as number, predictive.priorBeta !== undefined);
+  const weights = validateWeights(m.weights, what, sampling, P, m.numParams as number, predictive.priorBeta !== undefined);
   const demo = validateDemo(m.demo, what);
   const source = m.source as BrowserManifest['source'];
   if (!source || typeof source.checkpoint !== 'string' || !isInt(source.epoch)) throw bad('source', '{checkpoint, epoch}');
   return { ...(m as unknown as BrowserManifest), model, weights, demo };
 }
 
-function validateWeights(raw: unknown, what: string, algorithm: ExportAlgorithm, P: number, n: number, withPrior: boolean): BrowserManifest['weights'] {
+function validateWeights(raw: unknown, what: string, sampling: SamplingKind, P: number, n: number, withPrior: boolean): BrowserManifest['weights'] {
   const w = raw as BrowserManifest['weights'];
   const bad = (field: string, expected: string, value: unknown) => new PushInputError(`${what}: weights.${field} is ${describeValue(value)}: expected ${expected}`);
   if (!w || typeof w !== 'object') throw new PushInputError(`${what}: weights is ${describeValue(raw)}: expected an object`);
@@ -224,6 +269,7 @@ function validateWeights(raw: unknown, what: string, algorithm: ExportAlgorithm,
   if (w.storage !== 'float32' && w.storage !== 'float16') throw bad('storage', '"float32" or "float16"', w.storage);
   if (!Array.isArray(w.tensors)) throw bad('tensors', 'a list of entries', w.tensors);
   const seen = new Set<string>();
+  let membersPer: number | undefined;
   w.tensors.forEach((e, i) => {
     const where = `tensors[${i}]`;
     if (!e || typeof e !== 'object') throw bad(where, 'an entry {particle, name, dtype, offset, length}', e);
@@ -239,12 +285,21 @@ function validateWeights(raw: unknown, what: string, algorithm: ExportAlgorithm,
     seen.add(key);
     const moment = e.name === 'swagMean' || e.name === 'swagSqMean';
     if (moment && e.dtype !== 'float64') throw bad(`${where}.dtype`, 'float64 for SWAG moments', e.dtype);
-    if (e.name !== 'swagDeviations' && e.length !== n) throw bad(`${where}.length`, `${n}, the model's parameter count`, e.length);
-    if (e.name === 'swagDeviations' && e.length % n !== 0) throw bad(`${where}.length`, `a multiple of ${n} (deviations × parameters)`, e.length);
+    const { required, optional } = KIND_ARRAYS[sampling];
+    if (!required.includes(e.name) && !optional.includes(e.name)) throw bad(`${where}.name`, `one of ${[...required, ...optional].join(', ')} ("${sampling}" sampling)`, e.name);
+    // Several stacked members per particle: members sampling's params (an SG-MCMC chain's kept samples).
+    const stacked = e.name === 'swagDeviations' || (e.name === 'params' && sampling === 'members');
+    if (!stacked && e.length !== n) throw bad(`${where}.length`, `${n}, the model's parameter count`, e.length);
+    if (stacked && e.length % n !== 0) throw bad(`${where}.length`, `a multiple of ${n} (vectors × parameters)`, e.length);
+    if (e.name === 'params' && e.length === 0) throw bad(`${where}.length`, `at least ${n}, one weight vector`, e.length);
+    if (e.name === 'params' && sampling === 'members') {
+      if (membersPer === undefined) membersPer = e.length / n;
+      else if (e.length / n !== membersPer) throw bad(`${where}.length`, `${membersPer * n}: every particle has the same number of members`, e.length);
+    }
   });
-  const need: TensorName[] = algorithm === 'mswag' ? ['swagMean', 'swagSqMean', 'swagDeviations'] : withPrior ? ['params', 'prior'] : ['params'];
+  const need: TensorName[] = [...KIND_ARRAYS[sampling].required, ...(withPrior ? ['prior' as const] : [])];
   for (let p = 0; p < P; p++) {
-    for (const name of need) if (!seen.has(`${p}/${name}`)) throw new PushInputError(`${what}: weights.tensors has no ${name} for particle ${p}: expected one for every particle (${algorithm})`);
+    for (const name of need) if (!seen.has(`${p}/${name}`)) throw new PushInputError(`${what}: weights.tensors has no ${name} for particle ${p}: expected one for every particle ("${sampling}" sampling)`);
   }
   return w;
 }

@@ -9,24 +9,20 @@ import type { SchedulerConfig } from '../nn/schedulers';
 import type { ModelSpec } from '../nn/spec';
 import type { DeviceChoice } from './common';
 import type { Log } from './output';
-import type { Algorithm } from './options';
 import { Interrupts } from './signals';
-import { Posterior, infoFromManifest } from '../bayes/posterior';
+import { OpenedCheckpoint, Posterior, openCheckpoint, predictionRun } from '../bayes/posterior';
 import type { EvaluationResult, PosteriorInfo } from '../bayes/posterior';
 import type { TimingReport } from '../bayes/cluster';
 import type { PhaseClock } from '../util/phases';
-import type { FaultPolicy, ResolvedCommon, WorkerRestartReport } from '../bayes/options';
+import type { FaultPolicy, ResolvedCommon } from '../bayes/options';
+import type { WorkerRestartReport } from '../bayes/train-options';
 import type { NanEvent } from '../bayes/faults';
 import type { TrainProgress } from '../bayes/progress';
-import { readCheckpointDir } from '../bayes/checkpoint-dir';
 import { renamedModeError, validModes } from '../bayes/predictive';
-import { decodeParticles } from '../bayes/particle-state';
-import type { ParticleState } from '../bayes/particle-state';
+import { ALGORITHMS } from '../bayes/algorithms/registry';
+import type { ExportPlan } from '../browser/format';
 import { optimizerSlotNames } from '../bayes/launch';
-import { trainDeepEnsemble } from '../bayes/ensemble';
-import { trainMultiSWAG } from '../bayes/multiswag';
-import { trainSVGD } from '../bayes/svgd-train';
-import { trainMCDropout } from '../bayes/mcdropout';
+import { train } from '../bayes/train';
 import { StoredData, loadTrainingData } from './data';
 import { show } from './options';
 import { checkStoredDataSpec } from './stored-paths';
@@ -36,7 +32,7 @@ export interface CliMeta {
   version: 1;
   data: StoredData;
   train: {
-    algo: Algorithm;
+    algo: string;
     particles: number;
     epochs: number;
     batchSize: number;
@@ -55,7 +51,7 @@ export interface CliMeta {
 
 export interface CheckpointInfo {
   dir: string;
-  algo: Algorithm;
+  algo: string;
   particles: number;
   task: Task;
   loss: LossName;
@@ -68,6 +64,8 @@ export interface CheckpointInfo {
   stored?: StoredData;
   /** The full manifest information. */
   info: PosteriorInfo;
+  /** The checkpoint as read and checked: commands start its posterior from this, not from a second read. */
+  opened: OpenedCheckpoint;
 }
 
 export interface MetricsTable {
@@ -80,7 +78,7 @@ export type Prediction = Record<string, { data: Float32Array; shape: number[] }>
 
 /** What `train` asks the algorithms for: the resolved options a checkpoint stores, plus the run's setup. */
 export interface TrainRequest extends ResolvedCommon, FaultPolicy {
-  algo: Algorithm;
+  algo: string;
   split: DataSplit;
   model: ModelSpec;
   devices: DeviceChoice;
@@ -89,6 +87,8 @@ export interface TrainRequest extends ResolvedCommon, FaultPolicy {
   algoOptions: Record<string, unknown>;
   checkpoint?: { dir: string; every: number };
   resumeFrom?: string;
+  /** The --resume checkpoint as the command read it (read once per command). */
+  resumed?: CheckpointInfo;
   meta: CliMeta;
   interrupts: Interrupts;
   onStart: (startEpoch: number) => void;
@@ -140,14 +140,10 @@ function prefixed<T>(flag: string, fn: () => T): T {
  */
 export function readCheckpointInfo(flag: string, dir: string): CheckpointInfo {
   return prefixed(flag, () => {
-    const reader = readCheckpointDir(dir);
-    const info = infoFromManifest(reader.manifest, dir);
-    // Every particle's weights and optimizer state must fit the model: checked here, before any worker starts.
-    const slotNames = optimizerSlotNames(info.common);
-    const states = decodeParticles(reader, reader.manifest.particles, info.numParams, slotNames);
-    if (states.length !== info.particleSeeds.length) {
-      throw new PushInputError(`checkpoint ${dir}: ${states.length} particle records for ${info.particleSeeds.length} seeds: the checkpoint is corrupt`);
-    }
+    // Every file's size and sha256, and every particle's weights and optimizer state against the
+    // model: checked here, once, before any worker starts.
+    const opened = openCheckpoint(dir);
+    const info = opened.info;
     const cli = parseCliMeta(info.meta, dir);
     if (cli) cli.epochDone = info.epoch;
     const loss = info.common.loss;
@@ -163,15 +159,23 @@ export function readCheckpointInfo(flag: string, dir: string): CheckpointInfo {
       cli,
       stored: cli?.data,
       info,
+      opened,
     };
   });
 }
 
-/** A verified checkpoint's particle arrays (weights, random priors, SWAG moments), pid order: what `export` writes. */
-export function readCheckpointParticles(info: CheckpointInfo): ParticleState[] {
+/**
+ * What a verified checkpoint's posterior ships to the browser: its algorithm's export plan over the
+ * particles decoded once by readCheckpointInfo. One line when the algorithm cannot be exported.
+ */
+export function checkpointExportPlan(info: CheckpointInfo): ExportPlan {
   return prefixed('--checkpoint', () => {
-    const reader = readCheckpointDir(info.dir);
-    return decodeParticles(reader, reader.manifest.particles, info.info.numParams, optimizerSlotNames(info.info.common));
+    const { algorithm, states } = info.opened;
+    if (!algorithm.exportPlan) {
+      const can = ALGORITHMS.filter((a) => a.exportPlan).map((a) => a.name);
+      throw new PushInputError(`${show(info.dir)} holds a ${algorithm.title} posterior, which has no browser export: expected one of ${can.join(', ')}`);
+    }
+    return algorithm.exportPlan(info.info.options, states, predictionRun(info.info));
   });
 }
 
@@ -215,6 +219,12 @@ export function checkRenamedModes(raw: string): void {
   }
 }
 
+/** What a particle's prediction members are called in a plot legend ("samples", "passes"). */
+export function memberNameOf(info: CheckpointInfo): string {
+  const plan = info.opened.algorithm.predictionPlan(info.info.options, predictionRun(info.info));
+  return plan.memberName ?? 'members';
+}
+
 export function validModesFor(info: CheckpointInfo): string[] {
   return [...validModes(info.task, { gaussian: info.gaussian })];
 }
@@ -237,7 +247,7 @@ export async function openPosterior(info: CheckpointInfo, devices: DeviceChoice,
     await posterior?.close();
   });
   interrupts.throwIfInterrupted();
-  posterior = await Posterior.load(info.dir, { devices: devices.devices, backend: devices.backend, isolation: devices.isolation, cacheSize: devices.cacheSize, nats: devices.nats });
+  posterior = await Posterior.open(info.opened, { devices: devices.devices, backend: devices.backend, isolation: devices.isolation, cacheSize: devices.cacheSize, nats: devices.nats });
   if (closed || interrupts.received) {
     await posterior.close();
     interrupts.throwIfInterrupted();
@@ -259,17 +269,11 @@ export async function openPosterior(info: CheckpointInfo, devices: DeviceChoice,
   };
 }
 
-const TRAINERS: Record<Algorithm, (o: never) => Promise<Posterior>> = {
-  ensemble: trainDeepEnsemble as (o: never) => Promise<Posterior>,
-  mswag: trainMultiSWAG as (o: never) => Promise<Posterior>,
-  svgd: trainSVGD as (o: never) => Promise<Posterior>,
-  mcdropout: trainMCDropout as (o: never) => Promise<Posterior>,
-};
-
 /** Trains with checkpoints (and resume), then evaluates the held-out split in original units. */
 export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
   const { interrupts } = req;
-  let startEpoch = req.resumeFrom ? readCheckpointInfo('--resume', req.resumeFrom).epoch : 0;
+  const resumed = req.resumeFrom === undefined ? undefined : (req.resumed ?? readCheckpointInfo('--resume', req.resumeFrom));
+  let startEpoch = resumed?.epoch ?? 0;
   let started = false;
   const t0 = performance.now();
   let metrics: MetricsTable | null = null;
@@ -291,7 +295,7 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
     seed: req.seed,
     signal: interrupts.signal,
     checkpoint: req.checkpoint,
-    resumeFrom: req.resumeFrom,
+    resumeFrom: resumed?.opened ?? req.resumeFrom,
     meta: { cli: req.meta },
     onNan: req.onNan,
     timeoutMs: req.timeoutMs,
@@ -322,7 +326,7 @@ export async function trainWithEngine(req: TrainRequest): Promise<TrainRun> {
     ...req.algoOptions,
   };
   req.onStart(startEpoch);
-  const posterior = await TRAINERS[req.algo](options as never);
+  const posterior = await train(req.algo, options);
   const trainSeconds = (performance.now() - t0) / 1000;
   try {
     return {

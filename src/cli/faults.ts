@@ -3,7 +3,7 @@
 // (a dead worker, a timeout, a NaN stop) with what the checkpoint offers next.
 // Loaded at start-up, so nothing here imports src/bayes or TensorFlow.js.
 import type { NanEvent } from '../bayes/faults';
-import type { WorkerRestartReport } from '../bayes/options';
+import type { WorkerRestartReport } from '../bayes/train-options';
 
 /** At most this many NaN events go into --json output (a diverged particle under skip has one per step). */
 export const MAX_NAN_EVENTS_IN_JSON = 1000;

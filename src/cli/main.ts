@@ -36,8 +36,8 @@ export function buildProgram(): Command {
     .usage('<command> [options]')
     .description(
       'Bayesian deep learning with particles on TensorFlow.js: train deep ensembles, MultiSWAG, ' +
-        'SVGD and MC dropout across CPU (and CUDA) device workers, then predict, evaluate and plot ' +
-        'with the Bayesian model average.',
+        'SVGD, MC dropout and SG-MCMC chains (SGLD, cyclical SGLD, SGHMC) across CPU (and CUDA) device ' +
+        'workers, then predict, evaluate and plot with the Bayesian model average.',
     )
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')

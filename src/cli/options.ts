@@ -5,44 +5,36 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PushInputError } from '../util/errors';
-
-export const ALGORITHMS = ['ensemble', 'mswag', 'svgd', 'mcdropout'] as const;
-export type Algorithm = (typeof ALGORITHMS)[number];
+import { COMMON_DEFAULTS } from '../bayes/defaults';
+import { ALGORITHMS } from '../bayes/algorithms/registry';
 
 export const TASKS = ['regression', 'classification'] as const;
-export type CliTask = (typeof TASKS)[number];
 
 /** --on-nan: what a NaN or infinite loss does to training. */
 export const NAN_POLICIES = ['stop', 'skip', 'reinit'] as const;
 export type NanPolicy = (typeof NAN_POLICIES)[number];
 
-/** Defaults of `push-ens train`: the Push seed tutorial, plus 4 particles. */
+/**
+ * Defaults of `push-ens train`: the Push seed tutorial, plus 4 particles. The training
+ * defaults are src/bayes's (COMMON_DEFAULTS); each algorithm's are in its option schema.
+ */
 export const TRAIN_DEFAULTS = {
-  algo: 'ensemble' as Algorithm,
-  particles: 4,
+  /** The registry's first algorithm. */
+  algo: ALGORITHMS[0].name,
+  particles: COMMON_DEFAULTS.particles,
   devices: 'cpu:0',
   data: 'seed-random',
   model: 'biggerNN:10,20',
-  epochs: 10,
-  batchSize: 128,
-  lr: 0.01,
-  optimizer: 'adam',
-  seed: 0,
+  epochs: COMMON_DEFAULTS.epochs,
+  batchSize: COMMON_DEFAULTS.batchSize,
+  lr: COMMON_DEFAULTS.optimizer.lr,
+  optimizer: COMMON_DEFAULTS.optimizer.type,
+  seed: COMMON_DEFAULTS.seed,
   backend: 'wasm',
   isolation: 'thread',
   checkpointEvery: 1,
   onNan: 'stop' as NanPolicy,
   restartWorkers: 0,
-  /** MultiSWAG: the last quarter of the epochs collect moments. */
-  swagFraction: 0.25,
-  rank: 20,
-  collectEvery: 1,
-  samples: 20,
-  swagScale: 0.5,
-  dropout: 0.1,
-  bandwidth: 'median',
-  temperature: 1,
-  priorStd: 1,
 } as const;
 
 /** Largest seed: seeds are 32-bit unsigned. */

@@ -77,6 +77,11 @@ export function normalizeInputs(x: Float32Array, norm: Normalization): Float32Ar
   return affine(x, norm.xMean, norm.xStd, 'forward', 'input');
 }
 
+/** Map standardized inputs (row-major [M, ...]) back to original units. */
+export function denormalizeInputs(x: Float32Array, norm: Normalization): Float32Array {
+  return affine(x, norm.xMean, norm.xStd, 'inverse', 'input');
+}
+
 /** Map standardized targets (row-major [M, d]) back to original units; a copy if there are no y stats. */
 export function denormalizeTargets(values: Float32Array, norm: Normalization): Float32Array {
   if (!norm.yMean || !norm.yStd) return values.slice();

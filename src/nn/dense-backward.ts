@@ -19,7 +19,7 @@ import { tf } from '../util/tf';
 import { Loss } from './losses';
 import { dropoutMask } from './dropout';
 import { activationGrad, applyActivation } from './activations';
-import type { Network } from './network';
+import type { Network } from './network-api';
 import { backendAliasesUploads, reshapeInput } from './shapes';
 
 export interface DenseOptions {

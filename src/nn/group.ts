@@ -37,6 +37,8 @@ export interface RowMeta {
   schedulerCount: number;
   /** The particle's seed: its initial weights (when not given) and default dropout masks derive from it. */
   seed: number;
+  /** The scheduler does not scale lr (a constant rate, e.g. MultiSWAG's swagLr phase). */
+  constantLr?: boolean;
 }
 
 export interface Batch {
@@ -265,7 +267,7 @@ export class ParticleGroup {
   /** The learning rate the next update of this row uses (scheduler applied). */
   learningRate(row: number): number {
     const m = this.meta(row);
-    return this.scheduler ? lrAt(this.scheduler, m.lr, m.schedulerCount) : m.lr;
+    return this.scheduler && !m.constantLr ? lrAt(this.scheduler, m.lr, m.schedulerCount) : m.lr;
   }
 
   /** One scheduler.step() for each listed row (default all). */

@@ -1,8 +1,8 @@
 // Public API of push-ens's neural-network layer: model specs, compiled networks,
 // losses, gradients, host-side fused optimizers, LR schedules and particle groups.
 export * from './spec';
+export { compileModel } from './compile';
 export {
-  compileModel,
   Network,
   ParamEntry,
   ForwardOptions,

@@ -13,7 +13,7 @@ import { ensureGradients, tf } from '../util/tf';
 import { PushInputError, describeValue } from '../util/errors';
 import { Rng } from '../util/rng';
 import { ActivationName, LayerSpec, LayersModelSpec, ModelSpec, SequentialSpec, validateSpec } from './spec';
-import { ForwardOptions, Network, ParamEntry, materializeLayout } from './network';
+import { ForwardOptions, Network, ParamEntry, materializeLayout } from './network-api';
 import { checkRowLength, reshapeInput } from './shapes';
 import { ensureWasmConvFilterGrad } from './wasm-kernels';
 

@@ -10,7 +10,7 @@ import { DeviceLink, ProcessLink, ThreadLink } from './links';
 import { RelayBufferPool, frameBytes, materialize, release } from './stream-frames';
 import { remoteHandlerNames } from './nats/handler-names';
 import { PendingReplies } from './pending';
-import { BY_PID, COORDINATOR, ControlOp, Header, SerializedError } from './protocol';
+import { BY_PID, COORDINATOR, ControlOp, DEVICE_CALL, Header, SerializedError } from './protocol';
 import { checkSendable, decodeBody, decodeHeader, encodeFrame, nameUnsendable } from './wire';
 import { Isolation, WorkerPlan, checkNativePackages, planWorker } from './worker-plan';
 import type { DeviceStats, InitArgs, CreateArgs, ParticleSnapshot } from './worker-api';
@@ -231,6 +231,21 @@ export class PushDist implements AsyncDisposable {
     const id = this.pending.nextId();
     const header: Header = { k: 'call', id, from: COORDINATOR, to: slot.index, pid, msg };
     return this.request<T>(slot, header, args, () => `message ${JSON.stringify(msg)} to particle ${pid} on ${slot.device.name}`);
+  }
+
+  /**
+   * Runs handler `msg` once on a device, not on one of its particles: the handler gets the
+   * device's context (`p.pid` is -1; `p.store`, `p.localParticles()`, `p.emit` as for a
+   * particle) and acts on the device's particles together. Same argument rules, errors and
+   * timeouts as launch.
+   */
+  async callDevice<T = unknown>(device: string, msg: string, ...args: unknown[]): Promise<T> {
+    const slot = this.slots.find((s) => s.device.name === device);
+    if (!slot) throw new PushInputError(`device ${JSON.stringify(device)} is not one of this PushDist's devices: ${this.devices.join(', ')}`);
+    await Promise.all(slot.particles.map((pid) => this.particleReady[pid]));
+    const id = this.pending.nextId();
+    const header: Header = { k: 'call', id, from: COORDINATOR, to: slot.index, pid: DEVICE_CALL, msg };
+    return this.request<T>(slot, header, args, () => `message ${JSON.stringify(msg)} to device ${slot.device.name}`);
   }
 
   /**
@@ -519,8 +534,9 @@ export class PushDist implements AsyncDisposable {
 
   private toError(slot: DeviceSlot, e: SerializedError): Error {
     if (e.pid !== undefined && e.msg !== undefined) {
+      const where = e.pid === DEVICE_CALL ? `device ${e.device ?? slot.device.name}` : `particle ${e.pid} (${e.device ?? slot.device.name})`;
       return new PushHandlerError(
-        `handler ${JSON.stringify(e.msg)} failed on particle ${e.pid} (${e.device ?? slot.device.name}): ${e.message}`,
+        `handler ${JSON.stringify(e.msg)} failed on ${where}: ${e.message}`,
         e.pid,
         e.msg,
         e.device ?? slot.device.name,

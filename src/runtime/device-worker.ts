@@ -10,7 +10,7 @@ import type { WorkerEndpoint } from './endpoint';
 import { Particle, ParticleHost } from './particle';
 import { ParticleStore } from './particle-store';
 import { PendingReplies } from './pending';
-import { BY_PID, COORDINATOR, Header, SerializedError, serializeError } from './protocol';
+import { BY_PID, COORDINATOR, DEVICE_CALL, Header, SerializedError, serializeError } from './protocol';
 import { tfTensorHooks } from './tensor-hooks';
 import { FrameParts, checkSendable, decodeBody, decodeHeader, encodeFrame, encodeFrameParts, joinFrame, nameUnsendable } from './wire';
 import type { CreateArgs, DeviceStats, InitArgs, ParamsAndGrads, ParticleSnapshot } from './worker-api';
@@ -27,6 +27,8 @@ export class DeviceWorker implements ParticleHost {
   private rosterList: number[] = [];
   private pending!: PendingReplies;
   private handled = 0;
+  /** What a handler called on the device itself (PushDist.callDevice) gets as its particle. */
+  private deviceContext?: Particle;
   private finish!: () => void;
   private readonly finished = new Promise<void>((r) => (this.finish = r));
 
@@ -171,7 +173,8 @@ export class DeviceWorker implements ParticleHost {
   }
 
   private async runHandler(pid: number, msg: string, args: unknown[]): Promise<unknown> {
-    const particle = this.particles.get(pid);
+    // A call to the device itself: its handler gets the device's context (pid -1).
+    const particle = pid === DEVICE_CALL ? (this.deviceContext ??= new Particle(DEVICE_CALL, {}, this)) : this.particles.get(pid);
     if (!particle) {
       throw new PushInputError(`particle ${pid} does not live on device ${this.device}`);
     }

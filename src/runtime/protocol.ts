@@ -5,13 +5,15 @@
 export const COORDINATOR = -1;
 /** `to` value meaning "the device that holds header.pid" (the coordinator resolves it). */
 export const BY_PID = -2;
+/** `pid` of a call to a device itself (PushDist.callDevice): its handler acts on the device's particles. */
+export const DEVICE_CALL = -1;
 
 export type ControlOp = 'init' | 'create' | 'roster' | 'params' | 'setParams' | 'stats' | 'close'
   /** For worker hosts only (src/runtime/nats): where the other remote devices' sessions are, for direct frames. */
   | 'peers';
 
 export type Header =
-  /** Run handler `msg` on particle `pid`; body: the argument list. */
+  /** Run handler `msg` on particle `pid` (DEVICE_CALL: on the device); body: the argument list. */
   | { k: 'call'; id: string; from: number; to: number; pid: number; msg: string; timeoutMs?: number }
   /** A copy of particle `pid`'s parameters and gradients; no body. */
   | { k: 'get'; id: string; from: number; to: number; pid: number }

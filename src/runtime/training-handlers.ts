@@ -9,7 +9,8 @@ import type { Particle } from './particle';
 import type { Batch } from '../nn';
 import { NonFiniteEvent, NonFiniteLossError, NonFinitePolicy, StoreStepOptions } from './particle-store';
 
-export interface DeviceData {
+/** Examples as row-major float32 with their shape ([N, ...]): the training data a device keeps. */
+export interface ArrayData {
   x: Float32Array;
   xShape: number[];
   y: Float32Array;
@@ -27,7 +28,7 @@ export interface EpochPlan {
   loss: string;
   /** Base seed of the batch order. */
   seed: number;
-  /** Per-particle resample of the training set with replacement (row = pid's bootstrap seed). */
+  /** Per-particle bootstrap: the seed of each particle's fixed resample of the training set (with replacement). */
   bootstrapSeeds?: number[];
   /** A NaN or infinite loss: stop (default, an error naming particle, epoch and step), skip the update, or re-initialise. */
   onNan?: NonFinitePolicy;
@@ -47,9 +48,9 @@ export async function pushTakeNanEvents(): Promise<NanEvent[]> {
 }
 
 // Training sets live for the worker's lifetime, keyed by name.
-const datasets = new Map<string, DeviceData>();
+const datasets = new Map<string, ArrayData>();
 
-export async function pushSetData(_p: Particle, key: string, data: DeviceData): Promise<number> {
+export async function pushSetData(_p: Particle, key: string, data: ArrayData): Promise<number> {
   const n = data.xShape[0];
   if (data.yShape[0] !== n) throw new PushInputError(`data "${key}": ${n} inputs but ${data.yShape[0]} targets`);
   // The frame's buffer may be shared with other fields: keep private copies.
@@ -62,7 +63,7 @@ export async function pushDropData(_p: Particle, key: string): Promise<boolean> 
 }
 
 /** A data set stored on this device by pushSetData. */
-export function dataset(key: string): DeviceData {
+export function dataset(key: string): ArrayData {
   const d = datasets.get(key);
   if (!d) throw new PushInputError(`no data "${key}" on this device: send it with pushSetData first`);
   return d;
@@ -79,7 +80,7 @@ export function epochBatches(n: number, batchSize: number, seed: number, epoch: 
 }
 
 /** Gathers rows of the data set into tensors x [B, ...] and y [B, ...]. */
-export function gatherBatch(d: DeviceData, idx: ArrayLike<number>): { x: tf.Tensor; y: tf.Tensor } {
+export function gatherBatch(d: ArrayData, idx: ArrayLike<number>): { x: tf.Tensor; y: tf.Tensor } {
   const xr = rowSize(d.xShape);
   const yr = rowSize(d.yShape);
   const x = new Float32Array(idx.length * xr);
@@ -97,7 +98,12 @@ export async function pushTrainEpochs(p: Particle, plan: EpochPlan): Promise<num
   const d = dataset(plan.key);
   const n = d.xShape[0];
   if (!(plan.batchSize >= 1 && plan.batchSize <= n)) throw new PushInputError(`batch size ${plan.batchSize}: expected 1..${n} (the training set size)`);
-  const resamples = plan.bootstrapSeeds?.map((s) => new Rng(s));
+  // Bootstrap: each particle's fixed resample of the training set (n rows drawn with replacement
+  // from its seed, as the deep ensemble draws it), not a fresh draw every step.
+  const resamples = plan.bootstrapSeeds?.map((s) => {
+    const rng = new Rng(s);
+    return Int32Array.from({ length: n }, () => rng.int(n));
+  });
   const out: number[][] = [];
   for (const epoch of plan.epochs) {
     const sums = new Float64Array(plan.pids.length);
@@ -110,8 +116,7 @@ export async function pushTrainEpochs(p: Particle, plan: EpochPlan): Promise<num
       };
       let losses: Float32Array;
       if (resamples) {
-        // Bootstrap: each particle draws its own batch of rows with replacement.
-        const own = resamples.map((rng) => gatherBatch(d, Int32Array.from(idx, () => rng.int(n))));
+        const own = resamples.map((rows) => gatherBatch(d, Int32Array.from(idx, (i) => rows[i])));
         try {
           losses = stepWithContext(p, plan.pids, own, plan.loss, stepOpts, epoch, step);
         } finally {

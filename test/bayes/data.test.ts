@@ -1,7 +1,7 @@
 // normalizeData / fitDataToModel: every accepted form of data, and one-line errors for bad data.
 import { loadDataset } from '../../src/data';
 import { fitDataToModel, normalizeData, readInputs, readTargets } from '../../src/bayes/data';
-import { withDropout } from '../../src/bayes/mcdropout';
+import { withDropout } from '../../src/bayes/algorithms/mcdropout';
 import { biggerNN, compileModel, dense, sequential } from '../../src/nn';
 import { PushInputError } from '../../src/util/errors';
 import { tf, useBackend } from '../../src/util/tf';

@@ -71,6 +71,20 @@ describe('MultiSWAG', () => {
     }
   });
 
+  test('swagLr is a constant rate in the SWAG phase: a scheduler changes nothing there (Maddox et al.)', async () => {
+    const run = { ...BASE, particles: 2, epochs: 4, swagEpochs: 4, swagLr: 0.05, devices: 'cpu:0' };
+    const open = new OpenResources();
+    try {
+      const plain = open.add(await trainMultiSWAG(run));
+      const scheduled = open.add(await trainMultiSWAG({ ...run, scheduler: { type: 'cosine', tMax: 4 } }));
+      expect(await scheduled.particleParameters()).toEqual(await plain.particleParameters());
+      const [a, b] = [await plain.swagMoments(), await scheduled.swagMoments()];
+      expect(b[0].sqMean).toEqual(a[0].sqMean);
+    } finally {
+      await open.closeAll();
+    }
+  });
+
   test('weight samples have the SWAG covariance scale * (diag(var) + D^T D / (K - 1))', async () => {
     const K = 4;
     const post = await trainMultiSWAG({ ...BASE, particles: 1, epochs: 10, swagEpochs: 8, rank: K, scale: 0.5, devices: 'cpu:0' });

@@ -1,4 +1,4 @@
-import { medianBandwidth, pairwiseSquaredDistances, svgdDirection, svgdLogPosteriorGrad } from '../../src/bayes/svgd';
+import { medianBandwidth, pairwiseSquaredDistances, svgdDirection, svgdLogPosteriorGrad } from '../../src/bayes/algorithms/svgd/svgd';
 import { PushInputError } from '../../src/util/errors';
 import { Rng } from '../../src/util/rng';
 

@@ -1,4 +1,4 @@
-import { SwagMoments } from '../../src/bayes/swag';
+import { SwagMoments } from '../../src/bayes/algorithms/mswag/swag';
 import { PushInputError } from '../../src/util/errors';
 import { Rng } from '../../src/util/rng';
 

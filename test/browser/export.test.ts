@@ -2,7 +2,7 @@
 // by the CLI are exported, served on loopback and loaded as pages. The page
 // contract (?x= -> #predictions) must match Node's Posterior.predict within
 // 1e-5 (regression, classification with a random prior, MC dropout,
-// MultiSWAG; the wasm backend, and cpu for MC dropout), every demo must draw something (pixel
+// MultiSWAG, SGLD's kept samples; the wasm backend, and cpu for MC dropout), every demo must draw something (pixel
 // variance), a drawn MNIST test digit must be read right through the page's
 // own pointer input, and each bad file must give a readable error.
 // Screenshots go to docs/img/ when PUSH_ENS_SCREENSHOTS=1.
@@ -36,6 +36,8 @@ const TRAIN: Record<string, string[]> = {
   cls: ['--data', 'two-moons', '--model', 'mlp:32,32', '--epochs', '40', '--particles', '3', '-b', '64', '--prior-beta', '1'],
   mcd: ['--data', 'toy', '--algo', 'mcdropout', '--model', 'mlp:32,32', '--epochs', '60', '--particles', '3', '-b', '32', '--samples', '8'],
   swag: ['--data', 'toy', '--algo', 'mswag', '--model', 'mlp:32,32', '--epochs', '40', '--swag-epochs', '10', '--particles', '2', '-b', '32', '--samples', '6'],
+  // Two chains keeping 4 samples each: 8 fixed members in the page.
+  sgld: ['--data', 'toy', '--algo', 'sgld', '--model', 'mlp:32,32', '--epochs', '16', '--burn-in', '10', '--max-samples', '4', '--particles', '2', '-b', '32'],
   digits: ['--data', 'mnist:3000,500', '--model', 'mlp:64', '--epochs', '6', '--particles', '3', '-b', '64'],
 };
 
@@ -116,9 +118,16 @@ describe.each([
   ['cls', 'classification with a random prior', MOONS_X, ['mean_prob', 'mode', 'std', 'entropy', 'mutual_info', 'prob']],
   ['mcd', 'MC dropout', GRID_X, ['mean', 'std', 'pred']],
   ['swag', 'MultiSWAG', GRID_X, ['mean', 'std', 'min', 'max']],
+  ['sgld', 'SGLD (every kept sample of every chain)', GRID_X, ['mean', 'std', 'min', 'max']],
 ])('%s: %s', (name, _what, x, modes) => {
   test('?x= in the page equals Node\'s Posterior.predict within 1e-5; the demo draws', async () => {
-    const { url } = await exportAndServe(name);
+    const { url, out, result: summary } = await exportAndServe(name);
+    if (name === 'sgld') {
+      // The page samples nothing: each chain's 4 kept samples are shipped as fixed members.
+      expect(summary.sampling).toBe('members');
+      const m = JSON.parse(fs.readFileSync(path.join(out, 'posterior.json'), 'utf8'));
+      expect(m.weights.tensors.map((e: { name: string; length: number }) => [e.name, e.length / m.numParams])).toEqual([['params', 4], ['params', 4]]);
+    }
     const node = await nodePredict(name, x, modes);
     const query = `?x=${encodeURIComponent(JSON.stringify(x))}&modes=${modes.join(',')}`;
     // cpu (plain JS) once, on the MC dropout posterior: its masks are the part most likely to drift.

@@ -90,7 +90,7 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     message: /--pretrain-epochs 1 \+ --swag-epochs 2 = 3: expected them to add up to --epochs \(4\)/,
   },
   { name: 'negative bandwidth', args: ['train', '--algo', 'svgd', '--bandwidth', '-1'], message: /--bandwidth "-1": expected "median" or a number > 0/ },
-  { name: 'dropout rate 1', args: ['train', '--algo', 'mcdropout', '--dropout', '1'], message: /--dropout "1": expected a number in \(0, 1\)/ },
+  { name: 'dropout rate 1', args: ['train', '--algo', 'mcdropout', '--dropout', '1'], message: /--dropout "1": expected a rate in \(0, 1\)/ },
   { name: 'momentum with adam', args: [...T, '--momentum', '0.9'], message: /--momentum applies to --optimizer sgd, not adam/ },
   { name: 'unknown scheduler', args: [...T, '--scheduler', 'warmup'], message: /unknown scheduler "warmup": expected one of step, cosine, linear, exponential/ },
   { name: 'scheduler missing a field', args: [...T, '--scheduler', 'cosine'], message: /scheduler cosine tMax undefined: expected a positive integer/ },

@@ -121,6 +121,9 @@ describe('each algorithm on classification', () => {
     ['mswag', ['--swag-epochs', '2', '--samples', '3', '--rank', '2']],
     ['svgd', ['--bandwidth', 'median']],
     ['mcdropout', ['--dropout', '0.2', '--samples', '3']],
+    ['sgld', ['--step-size', '5e-3', '--burn-in', '3', '--max-samples', '3', '--precondition']],
+    ['cyclical', ['--step-size', '5e-3', '--cycles', '2', '--max-samples', '4']],
+    ['sghmc', ['--step-size', '5e-4', '--friction', '0.1', '--burn-in', '3', '--max-samples', '3']],
   ];
   // Two at a time (two cores): train, eval and plot each algorithm, then check.
   const runs = new Map<string, { t: Record<string, any>; e: Record<string, any>; p: Record<string, any>; svg: string }>();

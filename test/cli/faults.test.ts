@@ -101,7 +101,7 @@ test('--timeout: a worker that stops answering ends the run within the timeout p
     expect(r.code).toBe(1);
     expect(errorLine(r)).toMatch(
       // The worker may stop in an epoch or while the checkpoint reads its particles: both are handler calls.
-      new RegExp(`^push-ens: error: message "bayes(TrainEpoch|Export)" to particle [01] on cpu:[01] got no answer within 1500 ms; the last complete checkpoint in ${dir} is valid; continue with --resume ${dir}$`),
+      new RegExp(`^push-ens: error: message "(ensembleEpoch|bayesExport)" to device cpu:[01] got no answer within 1500 ms; the last complete checkpoint in ${dir} is valid; continue with --resume ${dir}$`),
     );
     await sleep(200);
     expect(workers.filter(alive)).toEqual([]);

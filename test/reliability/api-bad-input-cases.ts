@@ -121,7 +121,7 @@ export const API_BAD_INPUT_CASES: ApiBadInputCase[] = [
   { name: 'predict: task mismatch', call: (c) => c.posterior.predict([[0, 0, 0]], { task: 'classification' }), error: PushInputError, message: /task "classification": this posterior was trained for regression/ },
   { name: 'predict: zero batch size', call: (c) => c.posterior.predict([[0, 0, 0]], { batchSize: 0 }), error: PushInputError, message: /batchSize 0: expected a whole number >= 1/ },
   { name: 'evaluate: targets do not match inputs', call: (c) => c.posterior.evaluate([[0, 0, 0], [1, 1, 1]], [1, 2, 3]), error: PushInputError, message: /y has 3 rows but x has 2/ },
-  { name: 'sampleParameters: not a MultiSWAG posterior', call: (c) => c.posterior.sampleParameters(), error: PushInputError, message: /sampleParameters needs a MultiSWAG posterior, this one is ensemble/ },
+  { name: 'sampleParameters: not a MultiSWAG posterior', call: (c) => c.posterior.sampleParameters(), error: PushInputError, message: /sampleParameters needs a posterior that holds weight samples \(MultiSWAG, SG-MCMC\), this one is ensemble/ },
 ];
 
 function regressionDataWithFeatures(d: number) {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PushTimeoutError, PushWorkerError } from '../../src/util/errors';
 import { trainDeepEnsemble, trainMultiSWAG } from '../../src/bayes';
-import type { EnsembleOptions, EpochReport, MultiSwagOptions, Posterior, WorkerRestartReport } from '../../src/bayes';
+import type { EnsembleOptions, EpochReport, MultiSWAGOptions, Posterior, WorkerRestartReport } from '../../src/bayes';
 import { regressionData, tempDir } from '../bayes/helpers';
 import { alive } from '../cli/helpers';
 
@@ -62,7 +62,7 @@ test('timeoutMs: a worker that stops answering fails the run with PushTimeoutErr
       },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PushTimeoutError);
-    expect((err as Error).message).toBe('message "bayesTrainEpoch" to particle 1 on cpu:1 got no answer within 1000 ms');
+    expect((err as Error).message).toBe('message "ensembleEpoch" to device cpu:1 got no answer within 1000 ms');
     // The timeout kills the stopped worker at once, so close() does not wait for it.
     expect(Date.now() - stoppedAt).toBeLessThan(2000);
     expect(alive(stopped)).toBe(false);
@@ -126,7 +126,7 @@ describe('restartWorkers', () => {
   });
 
   test('without a checkpoint the run goes back to its start: MultiSWAG learning rates and moments come out exact', async () => {
-    const swag: MultiSwagOptions = { model: MODEL, data: DATA, epochs: 4, swagEpochs: 2, swagLr: 0.05, particles: 2, batchSize: 16, devices: 'cpu:0,cpu:1', seed: 9 };
+    const swag: MultiSWAGOptions = { model: MODEL, data: DATA, epochs: 4, swagEpochs: 2, swagLr: 0.05, particles: 2, batchSize: 16, devices: 'cpu:0,cpu:1', seed: 9 };
     const epochs: number[] = [];
     let killed = false;
     const moments = async (post: Posterior) => {

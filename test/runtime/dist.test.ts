@@ -22,6 +22,13 @@ describe.each(['thread', 'process'] as const)('PushDist with %s workers', (isola
     expect(who).toEqual({ pid: 3, device: 'cpu:1', others: [0, 1, 2], all: [0, 1, 2, 3] });
   });
 
+  test('callDevice runs a handler once on a device, which sees its local particles', async () => {
+    expect(await dist.callDevice('cpu:1', 'deviceInfo')).toEqual({ pid: -1, device: 'cpu:1', local: [1, 3] });
+    expect(await dist.callDevice('cpu:0', 'echo', 'a', 2)).toEqual(['a', 2]);
+    await expect(dist.callDevice('cpu:0', 'boom')).rejects.toThrow(/handler "boom" failed on device cpu:0/);
+    await expect(dist.callDevice('cpu:7', 'echo')).rejects.toThrow(/device "cpu:7" is not one of this PushDist's devices: cpu:0, cpu:1/);
+  });
+
   test('arguments and typed arrays survive the trip', async () => {
     const out = await dist.launch<unknown[]>(1, 'echo', 1, 'two', { three: [3] }, Float32Array.from([4, 5]));
     expect(out.slice(0, 3)).toEqual([1, 'two', { three: [3] }]);

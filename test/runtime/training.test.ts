@@ -1,8 +1,11 @@
 // Stacked training through the built-in handlers, on real workers and backends.
-import { biggerNN } from '../../src/nn';
+import { biggerNN, dense } from '../../src/nn';
 import { PushDist } from '../../src/runtime/coordinator';
-import { Rng } from '../../src/util/rng';
+import { Rng, particleSeed } from '../../src/util/rng';
 import { WireTensor } from '../../src/runtime/wire';
+import { trainDeepEnsemble } from '../../src/bayes';
+import { batchOrderSeed, bootstrapSeed } from '../../src/bayes/seeds';
+import { regressionData } from '../bayes/helpers';
 
 const N = 64;
 const D = 5;
@@ -96,4 +99,22 @@ describe('stacked training on device workers', () => {
       }
     }
   });
+});
+
+test('pushTrainEpochs with bootstrap trains each particle on its own fixed resample, as the deep ensemble does', async () => {
+  const data = regressionData(40, 3);
+  const model = dense([3, 4, 1]);
+  const post = await trainDeepEnsemble({ model, data, epochs: 2, batchSize: 10, particles: 2, seed: 7, bootstrap: true, optimizer: { type: 'adam', lr: 0.01 } });
+  const dist = await PushDist.create({ model, seed: 7 });
+  try {
+    for (let k = 0; k < 2; k++) dist.createParticle({ optimizer: { type: 'adam', lr: 0.01 } });
+    await dist.launch(0, 'pushSetData', 'train', data);
+    const seeds = [0, 1].map((k) => bootstrapSeed(particleSeed(7, k)));
+    await dist.launch(0, 'pushTrainEpochs', { key: 'train', pids: [0, 1], epochs: [0, 1], batchSize: 10, loss: 'mse', seed: batchOrderSeed(7), bootstrapSeeds: seeds });
+    const ours = await Promise.all([0, 1].map((pid) => dist.parameters(pid)));
+    expect(ours).toEqual(await post.particleParameters());
+  } finally {
+    await dist.close();
+    await post.close();
+  }
 });

@@ -16,7 +16,7 @@ import { loadSplit } from '../data';
 import type { StoredData } from '../data';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
-import { BROWSER_FORMAT, BROWSER_FORMAT_VERSION, BrowserManifest, MANIFEST_FILE, WEIGHTS_FILE, littleEndianHost, validateManifest } from '../../browser/format';
+import { BROWSER_FORMAT, BROWSER_FORMAT_VERSION, BrowserManifest, ExportPlan, MANIFEST_FILE, WEIGHTS_FILE, littleEndianHost, validateManifest } from '../../browser/format';
 import type * as Core from '../../browser/core';
 import type * as Tf from '../../util/tf';
 import { packWeights } from '../export/weights';
@@ -85,13 +85,13 @@ export async function runExport(flags: ExportFlags, mode: OutputMode): Promise<v
   if (!littleEndianHost()) throw new PushInputError('this machine is big-endian: push-ens exports are little-endian');
   const data = pageData(info, flags.data, log);
   const choice = buildDemo(info, data.stored, data.sets);
-  const states = engine().readCheckpointParticles(info);
+  const plan = engine().checkpointExportPlan(info);
   const storage = flags.float16 ? 'float16' : 'float32';
-  const packed = packWeights(states, info.algo, storage);
-  const manifest = manifestOf(info, choice, packed, storage, data.stored);
+  const packed = packWeights(plan, storage);
+  const manifest = manifestOf(info, plan, choice, packed, storage, data.stored);
   validateManifest(JSON.parse(JSON.stringify(manifest))); // what the page will check, checked here first
 
-  const accuracy = flags.float16 ? await float16Effect(manifest, packWeights(states, info.algo, 'float32'), packed.bytes, choice) : undefined;
+  const accuracy = flags.float16 ? await float16Effect(manifest, packWeights(plan, 'float32'), packed.bytes, choice) : undefined;
   const files = writeFolder(out, manifest, packed.bytes, bundle);
   const sizes = Object.fromEntries(files.map((f) => [f, fs.statSync(path.join(out, f)).size]));
   const wasmBytes = WASM_FILES.reduce((s, f) => s + sizes[f], 0);
@@ -101,6 +101,7 @@ export async function runExport(flags: ExportFlags, mode: OutputMode): Promise<v
     out,
     demo: manifest.demo.kind,
     algo: info.algo,
+    sampling: plan.sampling,
     particles: info.particles,
     weights: { storage, bytes: packed.bytes.length },
     bundleBytes: sizes[PAGE_BUNDLE],
@@ -148,19 +149,15 @@ function pageData(info: Engine.CheckpointInfo, dataFlag: string | undefined, log
   }
 }
 
-function manifestOf(info: Engine.CheckpointInfo, choice: DemoChoice, packed: ReturnType<typeof packWeights>, storage: 'float32' | 'float16', stored: StoredData | undefined): BrowserManifest {
+function manifestOf(info: Engine.CheckpointInfo, plan: ExportPlan, choice: DemoChoice, packed: ReturnType<typeof packWeights>, storage: 'float32' | 'float16', stored: StoredData | undefined): BrowserManifest {
   const p = info.info;
-  const o = p.options as unknown as Record<string, unknown>;
-  const predictive: BrowserManifest['predictive'] = {};
-  if (p.algorithm === 'mswag' || p.algorithm === 'mcdropout') predictive.numSamples = o.numSamples as number;
-  if (p.algorithm === 'mswag') ((predictive.scale = o.scale as number), (predictive.varClamp = o.varClamp as number));
-  if (p.algorithm === 'ensemble' && typeof o.priorBeta === 'number') predictive.priorBeta = o.priorBeta;
   const classNames = p.task === 'classification' ? stored?.classNames : undefined;
   return {
     format: BROWSER_FORMAT,
     formatVersion: BROWSER_FORMAT_VERSION,
     pushEnsVersion: packageVersion(),
     algorithm: p.algorithm,
+    sampling: plan.sampling,
     task: p.task,
     model: p.model as BrowserManifest['model'],
     numParams: p.numParams,
@@ -169,7 +166,7 @@ function manifestOf(info: Engine.CheckpointInfo, choice: DemoChoice, packed: Ret
     gaussian: p.gaussian,
     ...(classNames ? { classNames } : {}),
     particleSeeds: p.particleSeeds,
-    predictive,
+    predictive: plan.predictive,
     ...(p.data?.normalization ? { normalization: p.data.normalization } : {}),
     defaultModes: p.task === 'classification' ? ['mean_prob', 'mode'] : ['mean', 'std'],
     weights: { file: WEIGHTS_FILE, bytes: packed.bytes.length, sha256: createHash('sha256').update(packed.bytes).digest('hex'), byteOrder: 'little', storage, tensors: packed.tensors },

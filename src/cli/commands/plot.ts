@@ -92,7 +92,7 @@ export async function runPlot(flags: PlotFlags, mode: OutputMode): Promise<void>
     const devices = await resolveDevices(flags);
     log.info(`push-ens plot: ${info.algo}, ${info.particles} particles from ${flags.checkpoint}; ${points} points on [${grid[0].toFixed(3)}, ${grid[points - 1].toFixed(3)}]`);
     const pred = await withPosterior(info, devices, (p) => p.predict(grid, [points, 1], ['mean', 'std', 'pred']));
-    // One curve per particle: with weight samples (mswag) or dropout passes (mcdropout), the
+    // One curve per particle: with several members per particle (weight samples, dropout passes), the
     // members of particle k are k*per .. (k+1)*per-1, and its curve is their mean.
     const S = pred.pred.shape[1];
     // gaussian-nll members output [mean, raw variance]: the curve is the mean, column 0.
@@ -117,7 +117,7 @@ export async function runPlot(flags: PlotFlags, mode: OutputMode): Promise<void>
       mean: pred.mean.data,
       std: pred.std.data,
       members,
-      memberLabel: per === 1 ? 'particle' : `particle (mean of ${per} ${info.algo === 'mswag' ? 'samples' : 'passes'})`,
+      memberLabel: per === 1 ? 'particle' : `particle (mean of ${per} ${engine().memberNameOf(info)})`,
     });
     summary = { kind: 'regression', points, range: [grid[0], grid[points - 1]], members: S, curves };
   } else {

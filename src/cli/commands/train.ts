@@ -1,5 +1,5 @@
 // `push-ens train`: load data, build the model, train the particles with one
-// of the four algorithms, checkpoint as it goes, and report time, throughput,
+// of the registry's algorithms, checkpoint as it goes, and report time, throughput,
 // each particle's final loss and the BMA's held-out metrics next to each
 // particle's.
 import * as path from 'node:path';
@@ -15,15 +15,12 @@ import { withoutSecrets } from '../common';
 import { ModeOf, addDeviceFlags, addOutputFlags, resolveDevices, DeviceChoice, deviceWarnings, prestartDeviceThreads, releasePrestartedThreads } from '../common';
 import { Log, OutputMode, emitResult, fmt, fmtInt, fmtSeconds, formatTable } from '../output';
 import {
-  ALGORITHMS,
-  Algorithm,
   MAX_SEED,
   NAN_POLICIES,
   NanPolicy,
   TASKS,
   TRAIN_DEFAULTS,
   checkOutputPath,
-  parseBandwidth,
   parseChoice,
   parseInteger,
   parseNumber,
@@ -37,7 +34,11 @@ import { Progress, chooseProgressStyle } from '../progress';
 import { Interrupts, InterruptedError, reportInterruptOnce, stoppingNote } from '../signals';
 import { MAX_NAN_EVENTS_IN_JSON, nanEpochNote, restartNote, withCheckpointHint } from '../faults';
 import type { NanEvent } from '../../bayes/faults';
-import type { WorkerRestartReport } from '../../bayes/options';
+import type { WorkerRestartReport } from '../../bayes/train-options';
+import type { ResolvedCommon } from '../../bayes/options';
+import { ALGORITHMS, ALGORITHM_NAMES, algorithmNamed } from '../../bayes/algorithms/registry';
+import { OptionSpec, parseFlag } from '../../bayes/algorithms/schema';
+import type { Algorithm } from '../../bayes/algorithms/types';
 import type * as Engine from '../engine';
 import { engine } from '../lazy';
 import { PhaseClock, formatPhases } from '../../util/phases';
@@ -65,24 +66,6 @@ export interface TrainFlags {
   backend?: string;
   isolation?: string;
   resident?: boolean;
-  // ensemble
-  bootstrap?: boolean;
-  priorBeta?: string;
-  // mswag
-  swagEpochs?: string;
-  pretrainEpochs?: string;
-  swagLr?: string;
-  rank?: string;
-  collectEvery?: string;
-  scale?: string;
-  // mswag, mcdropout
-  samples?: string;
-  // svgd
-  bandwidth?: string;
-  temperature?: string;
-  priorStd?: string;
-  // mcdropout
-  dropout?: string;
   // checkpoints
   out?: string;
   resume?: string;
@@ -95,24 +78,32 @@ export interface TrainFlags {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  /** Algorithm options, under commander's name for their flag (--swag-lr: swagLr). */
+  [algorithmFlag: string]: string | boolean | undefined;
+}
+
+/** Commander's key of a flag: --swag-lr -> swagLr. */
+function flagKey(flag: string): string {
+  return flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Every algorithm flag with the algorithms that take it (a flag may serve several, e.g. --samples). */
+function algorithmFlags(): Map<string, { spec: OptionSpec; algos: Algorithm<any>[] }> {
+  const flags = new Map<string, { spec: OptionSpec; algos: Algorithm<any>[] }>();
+  for (const a of ALGORITHMS) {
+    for (const spec of a.options) {
+      if (spec.apiOnly) continue;
+      const key = flagKey(spec.flag);
+      const entry = flags.get(key);
+      if (entry) entry.algos.push(a);
+      else flags.set(key, { spec, algos: [a] });
+    }
+  }
+  return flags;
 }
 
 /** Which algorithms each algorithm-specific flag applies to. */
-const ALGO_FLAGS: Record<string, { flag: string; algos: Algorithm[] }> = {
-  bootstrap: { flag: '--bootstrap', algos: ['ensemble'] },
-  priorBeta: { flag: '--prior-beta', algos: ['ensemble'] },
-  swagEpochs: { flag: '--swag-epochs', algos: ['mswag'] },
-  pretrainEpochs: { flag: '--pretrain-epochs', algos: ['mswag'] },
-  swagLr: { flag: '--swag-lr', algos: ['mswag'] },
-  rank: { flag: '--rank', algos: ['mswag'] },
-  collectEvery: { flag: '--collect-every', algos: ['mswag'] },
-  scale: { flag: '--scale', algos: ['mswag'] },
-  samples: { flag: '--samples', algos: ['mswag', 'mcdropout'] },
-  bandwidth: { flag: '--bandwidth', algos: ['svgd'] },
-  temperature: { flag: '--temperature', algos: ['svgd'] },
-  priorStd: { flag: '--prior-std', algos: ['svgd'] },
-  dropout: { flag: '--dropout', algos: ['mcdropout'] },
-};
+const ALGO_FLAGS = algorithmFlags();
 
 /** Flags that may differ when resuming (the rest come from the checkpoint). */
 const RESUMABLE = new Set([
@@ -124,21 +115,21 @@ const FLAG_NAMES: Record<string, string> = {
   algo: '--algo', particles: '--particles', data: '--data', task: '--task', testFraction: '--test-fraction', valFraction: '--val-fraction', standardize: '--standardize',
   model: '--model', loss: '--loss', batchSize: '--batch-size', lr: '--lr', optimizer: '--optimizer', momentum: '--momentum',
   weightDecay: '--weight-decay', scheduler: '--scheduler', seed: '--seed',
-  ...Object.fromEntries(Object.entries(ALGO_FLAGS).map(([k, v]) => [k, v.flag])),
+  ...Object.fromEntries([...ALGO_FLAGS].map(([k, v]) => [k, v.spec.flag])),
 };
 
 export function registerTrain(program: Command, modeOf: ModeOf): void {
   const cmd = program
     .command('train')
-    .summary('train a posterior: deep ensemble, MultiSWAG, SVGD or MC dropout')
+    .summary(`train a posterior: ${ALGORITHMS.map((a) => a.title).join(', ')}`)
     .description(
-      'Train particles with one of four algorithms and report the time, particle-steps per second, ' +
+      `Train particles with one of the algorithms (${ALGORITHMS.map((a) => `${a.name}: ${a.summary}`).join('; ')}) and report the time, particle-steps per second, ` +
         "each particle's final loss and the Bayesian model average's metrics on the held-out split " +
         "next to each particle's. With no flags it runs the Push seed tutorial: random data " +
         '(seed-random, 1280 x 20), BiggerNN(10, 20), MSE, 10 epochs, batch 128, Adam lr 0.01, on cpu:0, ' +
         `as a deep ensemble of ${TRAIN_DEFAULTS.particles} particles.`,
     )
-    .option('--algo <name>', `ensemble, mswag, svgd or mcdropout (default: ${TRAIN_DEFAULTS.algo})`)
+    .option('--algo <name>', `${ALGORITHM_NAMES.join(', ')} (default: ${TRAIN_DEFAULTS.algo})`)
     .option('-p, --particles <n>', `number of particles (default: ${TRAIN_DEFAULTS.particles})`);
   addDeviceFlags(cmd, 'train')
     .option('--resident', 'keep parameters, gradients and optimizer state on the device between checkpoints (default: on the tensorflow backend, cuda:N)')
@@ -160,20 +151,11 @@ export function registerTrain(program: Command, modeOf: ModeOf): void {
     .option('--scheduler <spec>', 'learning-rate schedule stepped once per epoch: TYPE[:KEY=VALUE,...], e.g. cosine:tMax=10, step:stepSize=5,gamma=0.5, exponential:gamma=0.9, linear')
     .option('--seed <n>', `base seed of data, split, initialisation and batch order (default: ${TRAIN_DEFAULTS.seed})`)
     .optionsGroup('Algorithm options:');
+  for (const { spec, algos } of ALGO_FLAGS.values()) {
+    const dflt = spec.defaultText !== undefined ? ` (default: ${spec.defaultText})` : '';
+    cmd.option(spec.arg ? `${spec.flag} ${spec.arg}` : spec.flag, `${algos.map((a) => a.name).join(', ')}: ${spec.help}${dflt}`);
+  }
   cmd
-    .option('--bootstrap', 'ensemble: each particle trains on its own resample of the training set')
-    .option('--prior-beta <beta>', 'ensemble: add a frozen random prior network scaled by beta (Osband et al. 2018)')
-    .option('--swag-epochs <n>', 'mswag: the last N epochs collect SWAG moments (default: a quarter of --epochs, at least 1)')
-    .option('--pretrain-epochs <n>', 'mswag: epochs before SWAG collection starts (alternative to --swag-epochs)')
-    .option('--swag-lr <rate>', "mswag: learning rate during SWAG epochs (default: --lr)")
-    .option('--rank <k>', `mswag: deviations kept for the low-rank covariance (default: ${TRAIN_DEFAULTS.rank})`)
-    .option('--collect-every <n>', `mswag: collect moments every N SWAG epochs (default: ${TRAIN_DEFAULTS.collectEvery})`)
-    .option('--scale <s>', `mswag: covariance scale when sampling (default: ${TRAIN_DEFAULTS.swagScale})`)
-    .option('--samples <n>', `mswag, mcdropout: weight samples / dropout passes per particle at prediction (default: ${TRAIN_DEFAULTS.samples})`)
-    .option('--bandwidth <h>', 'svgd: RBF kernel bandwidth, "median" or a number (default: median)')
-    .option('--temperature <t>', `svgd: posterior temperature (default: ${TRAIN_DEFAULTS.temperature})`)
-    .option('--prior-std <s>', `svgd: std of the Gaussian prior on the weights (default: ${TRAIN_DEFAULTS.priorStd})`)
-    .option('--dropout <rate>', `mcdropout: dropout rate of the layers added to a model without any (default: ${TRAIN_DEFAULTS.dropout})`)
     .optionsGroup('Checkpoints:');
   cmd
     .option('-o, --out <dir>', 'write a checkpoint directory (atomically, every --checkpoint-every epochs and at the end)')
@@ -203,7 +185,7 @@ function planValFraction(flags: TrainFlags, s: Engine.CliMeta['train'] | undefin
 
 /** Everything train needs, validated. */
 export interface TrainPlan {
-  algo: Algorithm;
+  algo: string;
   particles: number;
   data: { spec: string; task?: 'regression' | 'classification'; testFraction: number; standardize: boolean; valFraction?: number };
   model: string;
@@ -227,17 +209,20 @@ export interface TrainPlan {
 
 /** Parses every flag (no files read except --resume's manifest, no workers). */
 export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan {
-  const given = (k: keyof TrainFlags) => flags[k] !== undefined;
+  const given = (k: string) => flags[k] !== undefined;
   // The checkpoint's settings stand in for flags that were not given.
   const s = stored?.train;
-  const algo = parseChoice('--algo', flags.algo ?? s?.algo ?? TRAIN_DEFAULTS.algo, ALGORITHMS);
-  for (const [key, { flag, algos }] of Object.entries(ALGO_FLAGS)) {
-    if (given(key as keyof TrainFlags) && !algos.includes(algo)) {
-      throw new PushInputError(`${flag} applies to --algo ${algos.join(' or ')}, not ${algo}`);
+  const algo = parseChoice('--algo', flags.algo ?? s?.algo ?? TRAIN_DEFAULTS.algo, ALGORITHM_NAMES);
+  const algorithm = algorithmNamed(algo);
+  for (const [key, { spec, algos }] of ALGO_FLAGS) {
+    if (given(key) && !algos.includes(algorithm)) {
+      throw new PushInputError(`${spec.flag} applies to --algo ${algos.map((a) => a.name).join(' or ')}, not ${algo}`);
     }
   }
   const particles = flags.particles !== undefined ? parseInteger('--particles', flags.particles, 1, 100000) : s?.particles ?? TRAIN_DEFAULTS.particles;
-  if (algo === 'svgd' && particles < 2) throw new PushInputError(`--particles ${particles}: svgd needs at least 2 particles (the kernel acts between them)`);
+  if (algorithm.minParticles !== undefined && particles < algorithm.minParticles) {
+    throw new PushInputError(`--particles ${particles}: ${algo} needs at least ${algorithm.minParticles} particles`);
+  }
   const epochs = flags.epochs !== undefined ? parseInteger('--epochs', flags.epochs, 1, 1_000_000) : s?.epochs ?? TRAIN_DEFAULTS.epochs;
   const batchSize = flags.batchSize !== undefined ? parseInteger('--batch-size', flags.batchSize, 1) : s?.batchSize ?? TRAIN_DEFAULTS.batchSize;
   const seed = flags.seed !== undefined ? parseInteger('--seed', flags.seed, 0, MAX_SEED) : s?.seed ?? TRAIN_DEFAULTS.seed;
@@ -274,48 +259,24 @@ export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan
     }
   }
 
-  const algoOptions = s && s.algo === algo ? { ...s.algoOptions } : {};
-  switch (algo) {
-    case 'ensemble':
-      if (flags.bootstrap) algoOptions.bootstrap = true;
-      if (flags.priorBeta !== undefined) algoOptions.randomPrior = { beta: parseNumber('--prior-beta', flags.priorBeta, { min: 0 }) };
-      break;
-    case 'mswag': {
-      const swag = flags.swagEpochs !== undefined ? parseInteger('--swag-epochs', flags.swagEpochs, 1) : undefined;
-      const pre = flags.pretrainEpochs !== undefined ? parseInteger('--pretrain-epochs', flags.pretrainEpochs, 0) : undefined;
-      if (swag !== undefined && swag > epochs) throw new PushInputError(`--swag-epochs ${swag}: expected at most --epochs (${epochs}), which counts all epochs`);
-      if (pre !== undefined && pre >= epochs) throw new PushInputError(`--pretrain-epochs ${pre}: expected fewer than --epochs (${epochs}), leaving at least one SWAG epoch`);
-      if (swag !== undefined && pre !== undefined && swag + pre !== epochs) {
-        throw new PushInputError(`--pretrain-epochs ${pre} + --swag-epochs ${swag} = ${pre + swag}: expected them to add up to --epochs (${epochs})`);
-      }
-      if (swag !== undefined) algoOptions.swagEpochs = swag;
-      else if (pre !== undefined) algoOptions.swagEpochs = epochs - pre;
-      else if (!s) algoOptions.swagEpochs = Math.max(1, Math.round(epochs * TRAIN_DEFAULTS.swagFraction));
-      if (flags.swagLr !== undefined) algoOptions.swagLr = parseNumber('--swag-lr', flags.swagLr, { min: 0, minExclusive: true });
-      if (flags.rank !== undefined) algoOptions.rank = parseInteger('--rank', flags.rank, 2, 10000);
-      if (flags.collectEvery !== undefined) algoOptions.collectEvery = parseInteger('--collect-every', flags.collectEvery, 1);
-      if (flags.scale !== undefined) algoOptions.scale = parseNumber('--scale', flags.scale, { min: 0 });
-      if (flags.samples !== undefined) algoOptions.numSamples = parseInteger('--samples', flags.samples, 1, 10000);
-      break;
-    }
-    case 'svgd':
-      if (flags.bandwidth !== undefined) algoOptions.bandwidth = parseBandwidth(flags.bandwidth);
-      if (flags.temperature !== undefined) algoOptions.temperature = parseNumber('--temperature', flags.temperature, { min: 0, minExclusive: true });
-      if (flags.priorStd !== undefined) algoOptions.priorStd = parseNumber('--prior-std', flags.priorStd, { min: 0, minExclusive: true });
-      break;
-    case 'mcdropout':
-      if (flags.dropout !== undefined) algoOptions.dropout = parseNumber('--dropout', flags.dropout, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
-      if (flags.samples !== undefined) algoOptions.numSamples = parseInteger('--samples', flags.samples, 1, 10000);
-      break;
+  // Flags are parsed with the algorithm's schema, then its resolve checks them together, as the API does.
+  let algoOptions: Record<string, unknown> = s && s.algo === algo ? { ...s.algoOptions } : {};
+  for (const spec of algorithm.options) {
+    const raw = spec.apiOnly ? undefined : flags[flagKey(spec.flag)];
+    if (raw === undefined) continue;
+    const value = parseFlag(spec, raw, show);
+    Object.assign(algoOptions, spec.toApi ? spec.toApi(value) : { [spec.key]: value });
   }
+  if (algorithm.cliOptions) algoOptions = algorithm.cliOptions(algoOptions, { epochs });
+  algorithm.resolve(algoOptions, { epochs } as ResolvedCommon);
   if (flags.checkpointEvery !== undefined && flags.out === undefined && flags.resume === undefined) {
     throw new PushInputError('--checkpoint-every needs --out DIR (or --resume DIR) to write checkpoints to');
   }
   const checkpointEvery = flags.checkpointEvery !== undefined ? parseInteger('--checkpoint-every', flags.checkpointEvery, 1) : TRAIN_DEFAULTS.checkpointEvery;
   if (flags.force && flags.out === undefined) throw new PushInputError('--force applies to --out DIR: there is no --out to replace');
   const onNan = parseChoice('--on-nan', flags.onNan ?? TRAIN_DEFAULTS.onNan, NAN_POLICIES);
-  if (algo === 'svgd' && onNan !== 'stop') {
-    throw new PushInputError(`--on-nan ${onNan}: svgd supports only stop (one particle's non-finite gradient would enter every particle's Stein direction)`);
+  if (algorithm.nanPolicies && !algorithm.nanPolicies.includes(onNan)) {
+    throw new PushInputError(`--on-nan ${onNan}: ${algo} supports only ${algorithm.nanPolicies.join(' or ')}`);
   }
   const timeoutMs = flags.timeout !== undefined ? parseInteger('--timeout', flags.timeout, 1) : undefined;
   const restartWorkers = flags.restartWorkers !== undefined ? parseInteger('--restart-workers', flags.restartWorkers, 0, 1000) : TRAIN_DEFAULTS.restartWorkers;
@@ -347,7 +308,7 @@ export function planTrain(flags: TrainFlags, stored?: Engine.CliMeta): TrainPlan
 function checkResumeFlags(flags: TrainFlags, dir: string, stored: Engine.CliMeta): void {
   // A run trained on a file needs --data naming a file: the checkpoint's path is not opened for it.
   const dataFromFile = dataSpecFile(stored.train.data.spec) !== undefined;
-  for (const key of Object.keys(flags) as (keyof TrainFlags)[]) {
+  for (const key of Object.keys(flags)) {
     if (flags[key] === undefined || RESUMABLE.has(key) || (key === 'data' && dataFromFile)) continue;
     const flag = FLAG_NAMES[key] ?? `--${key}`;
     throw new PushInputError(`${flag} cannot change a resumed run: ${show(dir)} was trained with its own ${flag.slice(2)} setting; drop ${flag}, or start a new run with --out`);
@@ -355,8 +316,8 @@ function checkResumeFlags(flags: TrainFlags, dir: string, stored: Engine.CliMeta
   if (flags.epochs !== undefined) {
     const epochs = parseInteger('--epochs', flags.epochs, 1);
     if (epochs < stored.epochDone) throw new PushInputError(`--epochs ${epochs}: ${show(dir)} has already trained ${stored.epochDone} epochs, expected at least that many`);
-    if (stored.train.algo === 'mswag' && epochs !== stored.train.epochs) {
-      throw new PushInputError(`--epochs ${epochs}: a resumed mswag run keeps its schedule of ${stored.train.epochs} epochs; drop --epochs`);
+    if (algorithmNamed(stored.train.algo).fixedEpochs && epochs !== stored.train.epochs) {
+      throw new PushInputError(`--epochs ${epochs}: a resumed ${stored.train.algo} run keeps its schedule of ${stored.train.epochs} epochs; drop --epochs`);
     }
   }
 }
@@ -365,8 +326,9 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   const log = new Log(mode);
   let stored: Engine.CliMeta | undefined;
   let resumedModel: ModelSpec | undefined;
+  let resumed: Engine.CheckpointInfo | undefined;
   if (flags.resume !== undefined) {
-    const info = engine().readCheckpointInfo('--resume', flags.resume);
+    const info = (resumed = engine().readCheckpointInfo('--resume', flags.resume));
     if (!info.cli) throw new PushInputError(`--resume ${show(flags.resume)}: the checkpoint was not written by push-ens train, expected one that was`);
     stored = info.cli;
     checkResumeFlags(flags, flags.resume, stored);
@@ -485,6 +447,7 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       algoOptions: plan.algoOptions,
       checkpoint: outDir ? { dir: outDir, every: plan.checkpointEvery } : plan.resume ? { dir: plan.resume, every: plan.checkpointEvery } : undefined,
       resumeFrom: plan.resume,
+      resumed,
       meta,
       onNan: plan.onNan,
       timeoutMs: plan.timeoutMs,
@@ -493,12 +456,12 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
       interrupts,
       phases,
       onStart: (startEpoch) => progress.start(plan.epochs, startEpoch),
-      onProgress: (p) => progress.step({ ...p, phase: swagPhase(plan, p.epoch) }),
+      onProgress: (p) => progress.step({ ...p, phase: algorithmPhase(plan, p.epoch) }),
       onEpoch: (r) => {
         // Under --on-nan skip or reinit a particle that took no finite step has no mean loss.
         const finite = r.losses.filter((l) => Number.isFinite(l));
         const meanLoss = finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN;
-        const phase = swagPhase(plan, r.epoch);
+        const phase = algorithmPhase(plan, r.epoch);
         epochSeconds += r.seconds;
         progress.epoch({ epoch: r.epoch, epochs: r.epochs, loss: meanLoss, particleStepsPerSecond: (plan.particles * stepsPerEpoch) / Math.max(r.seconds, 1e-9), phase });
         if (r.nanEvents.length > 0) {
@@ -564,10 +527,11 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   emitResult(mode, result, () => formatTrainResult({ ...result, checkpoint: plan.out ?? plan.resume ?? null }, run.metrics));
 }
 
-function swagPhase(plan: TrainPlan, epoch: number): string | undefined {
-  if (plan.algo !== 'mswag') return undefined;
-  const swagEpochs = Number(plan.algoOptions.swagEpochs ?? 1);
-  return epoch > plan.epochs - swagEpochs ? 'swag' : 'pretrain';
+/** The algorithm's phase of a 1-based epoch for the progress line (e.g. MultiSWAG's pretrain / swag). */
+function algorithmPhase(plan: TrainPlan, epoch: number): string | undefined {
+  const algorithm = algorithmNamed(plan.algo);
+  if (!algorithm.phase) return undefined;
+  return algorithm.phase(algorithm.resolve(plan.algoOptions, { epochs: plan.epochs } as ResolvedCommon), epoch, plan.epochs);
 }
 
 interface TrainResultText {

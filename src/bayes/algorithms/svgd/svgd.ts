@@ -11,7 +11,7 @@
 // phi is an ASCENT direction on log p: update θ_i ← θ_i + ε·phi_i (for an optimizer that
 // minimises, hand it −phi as the gradient).
 
-import { PushInputError, describeValue } from '../util/errors';
+import { PushInputError, describeValue } from '../../../util/errors';
 
 export interface SvgdOptions {
   /** 'median' (default): h = med² / log(n + 1), med = median pairwise distance; or a fixed h > 0. */

@@ -3,8 +3,8 @@
 // its own counter (Push shares one counter across particles, which mixes up the
 // running averages).
 
-import { PushInputError, describeValue } from '../util/errors';
-import { Rng } from '../util/rng';
+import { PushInputError, describeValue } from '../../../util/errors';
+import { Rng } from '../../../util/rng';
 
 /** Plain-object state for checkpoints and worker messages. Deviations are [numDeviations, n], oldest first. */
 export interface SwagState {

@@ -1,5 +1,5 @@
-// docs/ALGORITHMS.md's examples, run as written: the SGLD API example and the
-// cyclical SGLD commands.
+// docs/ALGORITHMS.md's examples, run as written: the SGLD API example, the
+// cyclical SGLD commands and the last-layer Laplace ones.
 import * as path from 'node:path';
 import { REPO, runDoc, scratchDir } from './doc-blocks';
 
@@ -11,7 +11,7 @@ test('docs/ALGORITHMS.md: every marked example runs as written and prints output
     const { ran, skipped } = await runDoc(path.join(REPO, 'docs', 'ALGORITHMS.md'), dir);
     expect(skipped).toEqual([]);
     expect(ran.some((r) => r.endsWith('$ node sgld-example.cjs'))).toBe(true);
-    expect(ran.filter((r) => /push-ens (train|predict)/.test(r))).toHaveLength(2);
+    expect(ran.filter((r) => /push-ens (train|predict)/.test(r))).toHaveLength(4);
   } finally {
     cleanup();
   }

@@ -7,3 +7,4 @@ export { mcdropout } from './mcdropout';
 export { sgld } from './sgld';
 export { cyclical } from './cyclical';
 export { sghmc } from './sghmc';
+export { laplace } from './laplace';

@@ -4,7 +4,7 @@
 // the two cannot disagree about what a value may be.
 import { PushInputError, describeValue } from '../../util/errors';
 
-export type OptionKind = 'int' | 'number' | 'boolean' | 'median-or-number';
+export type OptionKind = 'int' | 'number' | 'boolean' | 'median-or-number' | 'choice';
 
 export interface OptionSpec {
   /** Name in the API's options object. */
@@ -20,6 +20,8 @@ export interface OptionSpec {
   readonly max?: number;
   readonly minExclusive?: boolean;
   readonly maxExclusive?: boolean;
+  /** kind 'choice': the words it may be. */
+  readonly choices?: readonly string[];
   /** What is expected, when the range alone says it badly (e.g. "a rate in (0, 1)"). */
   readonly expected?: string;
   /** The default as --help shows it. */
@@ -50,6 +52,8 @@ export function expectedOf(s: OptionSpec): string {
       return `a number ${describeRange(s)}`.trimEnd();
     case 'median-or-number':
       return `"median" or a number ${describeRange(s)}`.trimEnd();
+    case 'choice':
+      return `one of ${(s.choices ?? []).join(', ')}`;
   }
 }
 
@@ -65,6 +69,7 @@ function inRange(s: OptionSpec, v: number): boolean {
 /** Whether v is a valid value of the option. */
 export function validValue(s: OptionSpec, v: unknown): boolean {
   if (s.kind === 'boolean') return typeof v === 'boolean';
+  if (s.kind === 'choice') return typeof v === 'string' && (s.choices ?? []).includes(v);
   if (s.kind === 'median-or-number' && v === 'median') return true;
   return typeof v === 'number' && inRange(s, v);
 }
@@ -85,6 +90,7 @@ export function parseFlag(s: OptionSpec, raw: string | boolean, show: (raw: unkn
   const text = String(raw);
   let v: unknown;
   if (s.kind === 'median-or-number' && text === 'median') v = 'median';
+  else if (s.kind === 'choice') v = text;
   else if (s.kind === 'int') v = /^\+?\d+$/.test(text) ? Number(text) : NaN;
   else v = DECIMAL.test(text.trim()) ? Number(text) : NaN;
   if (!validValue(s, v)) throw new PushInputError(`${s.flag} ${show(text)}: expected ${expectedOf(s)}`);

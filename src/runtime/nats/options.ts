@@ -99,9 +99,31 @@ export async function connectNats(resolved: ResolvedNats): Promise<NatsConnectio
     if (e.code === 'AUTHORIZATION_VIOLATION' || /authori[sz]ation/i.test(String(e.message))) {
       throw new PushInputError(`nats server ${where} refused the credentials (authorization violation)`);
     }
-    throw new PushWorkerError(`could not connect to nats server ${where}: ${String(e.message ?? e.code ?? err).split('\n')[0]}`, 'nats');
+    const reason = String(e.message ?? e.code ?? err).split('\n')[0];
+    // A certificate the client does not trust is a setting to fix, like bad credentials.
+    if (e.code !== undefined && TLS_TRUST_CODES.has(e.code)) {
+      throw new PushInputError(`nats server ${where} has a TLS certificate this client does not trust (${reason}): give the CA that signed it (--nats-ca, tls.caFile)`);
+    }
+    // A server that verifies client certificates drops a client without one after the
+    // handshake; the nats client then only sees its connect time out.
+    const tls = resolved.connect.tls;
+    const hint = e.code === 'TIMEOUT' && tls && typeof tls === 'object' && !tls.certFile ? ' (a server that verifies TLS clients drops one without a certificate: give --nats-cert and --nats-key, tls.certFile and tls.keyFile)' : '';
+    throw new PushWorkerError(`could not connect to nats server ${where}: ${reason}${hint}`, 'nats');
   }
 }
+
+/** Node's codes for a server certificate that fails verification. */
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 function serverHost(url: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(url) ? url : `nats://${url}`;

@@ -11,7 +11,14 @@ import type * as Links from '../runtime/links';
 import { OutputMode } from './output';
 import { TRAIN_DEFAULTS, parseChoice, parseInteger, show } from './options';
 
-export type ModeOf = (flags: { json?: boolean; quiet?: boolean; verbose?: boolean }) => OutputMode;
+/** The output flags every command has. */
+export interface OutputFlags {
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+export type ModeOf = (flags: OutputFlags) => OutputMode;
 
 /** The tail every checkpoint command shares: device and output flags, and an action running `run`. */
 export function addPosteriorCommandTail<F extends { json?: boolean; quiet?: boolean; verbose?: boolean }>(

@@ -3,7 +3,7 @@
 // in the checkpoint, which predict and eval then apply.
 import { Command } from 'commander';
 import { PushInputError } from '../../util/errors';
-import { ModeOf, addPosteriorCommandTail, resolveDevices } from '../common';
+import { ModeOf, addPosteriorCommandTail, resolveDevices, DeviceFlags, OutputFlags } from '../common';
 import { Log, OutputMode, emitResult, fmt } from '../output';
 import { show } from '../options';
 import { loadSplit } from '../data';
@@ -12,16 +12,9 @@ import { engine } from '../lazy';
 import { calibrationText } from '../uncertainty-report';
 import type * as UQ from '../../bayes/posterior-uncertainty';
 
-interface CalibrateFlags {
+interface CalibrateFlags extends DeviceFlags, OutputFlags {
   checkpoint?: string;
   data?: string;
-  devices?: string;
-  backend?: string;
-  isolation?: string;
-  cacheSize?: string;
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
 }
 
 export function registerCalibrate(program: Command, modeOf: ModeOf): void {

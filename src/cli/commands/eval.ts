@@ -1,7 +1,7 @@
 // `push-ens eval`: the metrics of a checkpoint's BMA and of each particle on
 // data (by default the held-out split of its training data).
 import { Command } from 'commander';
-import { ModeOf, addPosteriorCommandTail, resolveDevices } from '../common';
+import { ModeOf, addPosteriorCommandTail, resolveDevices, DeviceFlags, OutputFlags } from '../common';
 import { Log, OutputMode, emitResult } from '../output';
 import { parseChoice } from '../options';
 import { SPLITS, SplitName, loadSplit } from '../data';
@@ -11,18 +11,11 @@ import { engine } from '../lazy';
 import { metricsTable } from './train';
 import { ConformalFlags, evalUncertainty, loadOodData, parseConformalFlags } from '../uncertainty-report';
 
-interface EvalFlags extends ConformalFlags {
+interface EvalFlags extends ConformalFlags, DeviceFlags, OutputFlags {
   ood?: string;
   checkpoint?: string;
   data?: string;
   split?: string;
-  devices?: string;
-  backend?: string;
-  isolation?: string;
-  cacheSize?: string;
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
 }
 
 export function registerEval(program: Command, modeOf: ModeOf): void {

@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { PushInputError } from '../../util/errors';
 import { reliabilityBins, ece as eceOf, accuracy as accuracyOf, DEFAULT_ECE_BINS } from '../../bayes/metrics';
-import { DeviceChoice, ModeOf, addPosteriorCommandTail, resolveDevices } from '../common';
+import { DeviceChoice, ModeOf, addPosteriorCommandTail, resolveDevices, DeviceFlags, OutputFlags } from '../common';
 import { Log, OutputMode, emitResult, writeFileAtomic } from '../output';
 import { checkOutputPath, outputFormat, parseChoice, parseInteger, parseNumber, show } from '../options';
 import { SPLITS, SplitName, loadSplit } from '../data';
@@ -14,7 +14,7 @@ import type * as Engine from '../engine';
 import { engine } from '../lazy';
 import { runUncertaintyPlot } from './plot-uncertainty';
 
-interface PlotFlags {
+interface PlotFlags extends DeviceFlags, OutputFlags {
   checkpoint?: string;
   data?: string;
   out?: string;
@@ -26,13 +26,6 @@ interface PlotFlags {
   title?: string;
   ood?: string;
   calibration?: boolean;
-  devices?: string;
-  backend?: string;
-  isolation?: string;
-  cacheSize?: string;
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
 }
 
 export function registerPlot(program: Command, modeOf: ModeOf): void {

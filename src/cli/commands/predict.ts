@@ -2,7 +2,7 @@
 // reduced to the asked modes, as CSV or JSON (in the data's original units).
 import { Command } from 'commander';
 import { PushInputError } from '../../util/errors';
-import { ModeOf, addPosteriorCommandTail, resolveDevices } from '../common';
+import { ModeOf, addPosteriorCommandTail, resolveDevices, DeviceFlags, OutputFlags } from '../common';
 import { Log, OutputMode, emitResult, jsonReplacer, toCsv, writeFileAtomic } from '../output';
 import { checkOutputPath, outputFormat, parseChoice, parseNameList, show } from '../options';
 import { PredictInputs, SPLITS, SplitName, loadPredictInputs } from '../data';
@@ -11,7 +11,7 @@ import type * as Engine from '../engine';
 import { engine } from '../lazy';
 import { ConformalFlags, conformalColumns, parseConformalFlags, predictCalibrated } from '../uncertainty-report';
 
-interface PredictFlags extends ConformalFlags {
+interface PredictFlags extends ConformalFlags, DeviceFlags, OutputFlags {
   uncalibrated?: boolean;
   checkpoint?: string;
   data?: string;
@@ -19,13 +19,6 @@ interface PredictFlags extends ConformalFlags {
   split?: string;
   out?: string;
   force?: boolean;
-  devices?: string;
-  backend?: string;
-  isolation?: string;
-  cacheSize?: string;
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
 }
 
 export function registerPredict(program: Command, modeOf: ModeOf): void {

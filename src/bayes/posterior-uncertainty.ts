@@ -10,7 +10,6 @@ import { Rng, deriveSeed } from '../util/rng';
 import type { Dataset, Task } from '../data/dataset';
 import { ArrayInput, readTargets } from './data';
 import { ClassificationMetrics, classificationMetrics } from './metrics';
-import type { Posterior, PredictOptions } from './posterior';
 import { VARIANCE_FLOOR } from './predictive';
 import {
   OodMetrics,
@@ -44,7 +43,23 @@ import {
 } from '../uncertainty/conformal';
 
 export type UncertaintyInputs = ArrayInput | Dataset | { x: ArrayInput; xShape?: number[] };
-export type SummaryOptions = Pick<PredictOptions, 'batchSize' | 'numSamples' | 'originalUnits'>;
+/** Prediction options the summaries pass through (Posterior's PredictOptions). */
+export interface SummaryOptions {
+  batchSize?: number;
+  numSamples?: number;
+  originalUnits?: boolean;
+}
+
+/**
+ * What these tools use of a Posterior. Declared here rather than imported, so that
+ * posterior.ts can import this module without an import cycle.
+ */
+export interface Posterior {
+  readonly task: Task;
+  readonly normalization?: { yStd?: ArrayLike<number> };
+  readonly info: { gaussian?: boolean; noiseVariance?: number[]; trainLosses?: number[]; common: { seed: number } };
+  predict(x: UncertaintyInputs, opts: SummaryOptions & { modes: string[] }): Promise<Record<string, { data: Float32Array; shape: number[] }>>;
+}
 
 /** The BMA's predictive on one data set, as the uncertainty tools need it. */
 export interface PredictiveSummary {

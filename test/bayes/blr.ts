@@ -57,3 +57,22 @@ export function moments(ps: Float32Array[]): { mean: number[]; cov: number[][] }
   return { mean, cov };
 }
 
+
+/**
+ * Asserts that samples' moments match the exact posterior per coordinate: mean within
+ * `meanSd` posterior sds, sd ratio inside (lo, hi).
+ */
+export function expectMatchesPosterior(
+  m: { mean: number[]; cov: number[][] },
+  exact: { mu: number[]; Sigma: number[][] },
+  meanSd: number,
+  [lo, hi]: [number, number],
+): void {
+  for (let k = 0; k < exact.mu.length; k++) {
+    const sd = Math.sqrt(exact.Sigma[k][k]);
+    expect(Math.abs(m.mean[k] - exact.mu[k])).toBeLessThan(meanSd * sd);
+    const ratio = Math.sqrt(m.cov[k][k]) / sd;
+    expect(ratio).toBeGreaterThan(lo);
+    expect(ratio).toBeLessThan(hi);
+  }
+}

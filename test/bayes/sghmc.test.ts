@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { Posterior, train } from '../../src/bayes';
 import { sequential } from '../../src/nn';
 import { OpenResources, tempDir } from './helpers';
-import { data, exactPosterior, moments } from './blr';
+import { data, exactPosterior, expectMatchesPosterior, moments } from './blr';
 
 const d = data();
 const base = { model: sequential([2], [{ type: 'dense', units: 1 }]), data: d, batchSize: 10, seed: 6 };
@@ -15,13 +15,7 @@ test('SGHMC with friction samples the exact posterior of Bayesian linear regress
   const post = await train('sghmc', { ...base, stepSize: 2e-4, friction: 0.1, epochs: 600, burnIn: 100, maxSamples: 500, particles: 8, devices: 'cpu:0,cpu:1' });
   try {
     const m = moments((await post.sampleParameters()).flat());
-    for (let k = 0; k < 3; k++) {
-      const sd = Math.sqrt(exact.Sigma[k][k]);
-      expect(Math.abs(m.mean[k] - exact.mu[k])).toBeLessThan(0.2 * sd);
-      const ratio = Math.sqrt(m.cov[k][k]) / sd;
-      expect(ratio).toBeGreaterThan(0.8);
-      expect(ratio).toBeLessThan(1.25);
-    }
+    expectMatchesPosterior(m, exact, 0.2, [0.8, 1.25]);
   } finally {
     await post.close();
   }

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { Posterior, train } from '../../src/bayes';
 import { sequential } from '../../src/nn';
 import { OpenResources, tempDir } from './helpers';
-import { data, exactPosterior, moments } from './blr';
+import { data, exactPosterior, expectMatchesPosterior, moments } from './blr';
 
 const MODEL = sequential([2], [{ type: 'dense', units: 1 }]);
 const d = data();
@@ -24,13 +24,7 @@ describe('SGLD on Bayesian linear regression (closed-form posterior)', () => {
       const chains = await post.sampleParameters();
       expect(chains.map((c) => c.length)).toEqual(new Array(8).fill(500));
       const m = moments(chains.flat());
-      for (let k = 0; k < 3; k++) {
-        const sd = Math.sqrt(exact.Sigma[k][k]);
-        expect(Math.abs(m.mean[k] - exact.mu[k])).toBeLessThan(0.2 * sd);
-        const ratio = Math.sqrt(m.cov[k][k]) / sd;
-        expect(ratio).toBeGreaterThan(0.8);
-        expect(ratio).toBeLessThan(1.25);
-      }
+      expectMatchesPosterior(m, exact, 0.2, [0.8, 1.25]);
       // Prediction is the BMA over every kept sample of every chain.
       const pred = await post.predict({ x: new Float32Array([1, -1]), xShape: [1, 2] }, { modes: ['pred', 'mean'] });
       expect(pred.pred.shape).toEqual([1, 8 * 500, 1]);
@@ -77,13 +71,7 @@ describe('SGLD on Bayesian linear regression (closed-form posterior)', () => {
     const post = await train('sgld', { ...base, stepSize: 1e-3, precondition: true, epochs: 400, burnIn: 100, maxSamples: 300, particles: 8, devices: 'cpu:0' });
     try {
       const m = moments((await post.sampleParameters()).flat());
-      for (let k = 0; k < 3; k++) {
-        const sd = Math.sqrt(exact.Sigma[k][k]);
-        expect(Math.abs(m.mean[k] - exact.mu[k])).toBeLessThan(0.3 * sd);
-        const ratio = Math.sqrt(m.cov[k][k]) / sd;
-        expect(ratio).toBeGreaterThan(0.7);
-        expect(ratio).toBeLessThan(1.4);
-      }
+      expectMatchesPosterior(m, exact, 0.3, [0.7, 1.4]);
     } finally {
       await post.close();
     }

@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import { Posterior } from '../../src';
 import { loadMnist } from '../../src/data/mnist';
 import { serveFolder, Served } from '../../src/cli/export/serve';
-import { pool, runCli, tempDir, CliResult } from '../cli/helpers';
+import { pool, runCli, tempDir, CliResult, ok } from '../cli/helpers';
 import { Browser, launchChromium, openPage, pixelVariance } from './chromium';
 import { parseDoc } from '../docs/doc-blocks';
 
@@ -40,11 +40,6 @@ const TRAIN: Record<string, string[]> = {
   sgld: ['--data', 'toy', '--algo', 'sgld', '--model', 'mlp:32,32', '--epochs', '16', '--burn-in', '10', '--max-samples', '4', '--particles', '2', '-b', '32'],
   digits: ['--data', 'mnist:3000,500', '--model', 'mlp:64', '--epochs', '6', '--particles', '3', '-b', '64'],
 };
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r;
-}
 
 beforeAll(async () => {
   work = tempDir('browser');

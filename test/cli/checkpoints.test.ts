@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readCheckpointDir, sealManifest } from '../../src/bayes/checkpoint-dir';
-import { CliResult, checkpointFile, epochOf, errorLine, pool, runCli, tempDir, waitFor } from './helpers';
+import { CliResult, checkpointFile, epochOf, errorLine, pool, runCli, tempDir, waitFor, ok } from './helpers';
 
 jest.setTimeout(180000);
 
@@ -26,11 +26,6 @@ afterAll(() => {
 const W = (...p: string[]) => path.join(work, ...p);
 const T = ['--data', 'toy', '--model', 'mlp:8', '--particles', '2', '-b', '32'];
 const STARTED = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ';
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}:\n${r.stderr}`);
-  return r;
-}
 
 function manifestOf(dir: string): { files: { name: string; file?: string }[]; formatVersion: number; epoch: number } {
   return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));

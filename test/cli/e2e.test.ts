@@ -3,7 +3,7 @@
 // --quiet and the plain progress lines, and resume equal to an uninterrupted run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliResult, FIXTURES, checkpointFile, parseXmlRoot, pathsOfGroup, pool, runCli, tempDir } from './helpers';
+import { CliResult, FIXTURES, checkpointFile, parseXmlRoot, pathsOfGroup, pool, runCli, tempDir, ok, json } from './helpers';
 
 jest.setTimeout(120000);
 
@@ -16,17 +16,6 @@ beforeAll(() => {
 afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
-
-function json(r: CliResult): Record<string, any> {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  // stdout holds exactly one JSON object and nothing else.
-  return JSON.parse(r.stdout);
-}
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r;
-}
 
 describe('1-D regression: train -> checkpoint -> predict -> eval -> plot', () => {
   let trained: Record<string, any>;

@@ -214,3 +214,14 @@ export function editManifest(dir: string, edit: (m: Record<string, unknown>) => 
   edit(m);
   fs.writeFileSync(file, sealManifest(m));
 }
+
+/** The result of a run that must succeed; otherwise an error with its exit code and stderr. */
+export function ok(r: CliResult): CliResult {
+  if (r.code !== 0) throw new Error(`exit ${r.code}:\n${r.stderr}`);
+  return r;
+}
+
+/** The JSON object a successful `--json` run printed (stdout holds exactly that object). */
+export function json(r: CliResult): Record<string, any> {
+  return JSON.parse(ok(r).stdout);
+}

@@ -4,7 +4,7 @@
 // samples and with the probit approximation.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliResult, pool, runCli, tempDir } from './helpers';
+import { CliResult, pool, runCli, tempDir, ok } from './helpers';
 
 jest.setTimeout(120000);
 
@@ -18,11 +18,6 @@ beforeAll(() => {
 afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r;
-}
 
 const TRAIN = ['--data', 'two-moons:300', '--model', 'mlp:16,16', '--epochs', '15', '--particles', '2', '-b', '50', '--seed', '3', '-q'];
 

@@ -5,22 +5,12 @@
 // one-line errors for bad input.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliResult, editManifest, errorLine, pool, runCli, tempDir } from './helpers';
+import { CliResult, editManifest, errorLine, pool, runCli, tempDir, ok, json } from './helpers';
 
 jest.setTimeout(120000);
 
 let work: string;
 const W = (...p: string[]) => path.join(work, ...p);
-
-function json(r: CliResult): Record<string, any> {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r;
-}
 
 beforeAll(async () => {
   work = tempDir('uq');

@@ -12,7 +12,7 @@ import { PushDist } from '../../src/runtime/coordinator';
 import type { NatsOptions } from '../../src/runtime/nats/options';
 import { Rng } from '../../src/util/rng';
 import { regressionData } from '../bayes/helpers';
-import { CliResult, checkpointFiles, runCli } from '../cli/helpers';
+import { CliResult, checkpointFiles, runCli, ok } from '../cli/helpers';
 import { NatsServer, WorkerProcess, startNatsServer, startWorker, stopAll } from './harness';
 
 jest.setTimeout(120_000);
@@ -33,11 +33,6 @@ afterAll(async () => {
   await stopAll();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}:\n${r.stderr}`);
-  return r;
-}
 
 const manifest = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { epoch: number; trainLosses: number[] };
 

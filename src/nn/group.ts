@@ -27,6 +27,7 @@ import { DenseParams, denseBatch, denseForward, denseLossAndGrad, uploadDensePar
 import { HostBuffers, ResidentCounters, ResidentState } from './resident-state';
 import { residentLossAndGrads } from './resident-grads';
 import { tensorUpdate } from './tensor-optimizers';
+import { allocateHostBuffers } from './wasm/optim-kernel';
 
 export interface RowMeta {
   /** Base learning rate (before the scheduler). */
@@ -161,9 +162,7 @@ export class ParticleGroup {
     }
     this.baseSeed = opts.seed ?? 0;
     this.capacity = Math.max(1, opts.initialCapacity ?? 4);
-    this.paramBuf = new Float32Array(this.capacity * this.n);
-    this.gradBuf = new Float32Array(this.capacity * this.n);
-    this.slotBufs = this.optimizer.slotNames.map(() => new Float32Array(this.capacity * this.n));
+    [this.paramBuf, this.gradBuf, ...this.slotBufs] = this.allocate(this.capacity);
     this.device = resolveResident(opts.resident) ? new ResidentState(this.n, this.slotBufs.length) : null;
   }
 
@@ -516,15 +515,18 @@ export class ParticleGroup {
     return this.metas.map((_, i) => i);
   }
 
+  /**
+   * Params, grads and slots for `capacity` rows: views of one wasm memory that the optimizer
+   * kernel updates in place (never grown: growing would detach them), or plain arrays.
+   */
+  private allocate(capacity: number): Float32Array[] {
+    return allocateHostBuffers(2 + this.optimizer.slotNames.length, capacity * this.n);
+  }
+
   private grow(capacity: number): void {
-    const resize = (buf: Float32Array) => {
-      const next = new Float32Array(capacity * this.n);
-      next.set(buf.subarray(0, this.size * this.n));
-      return next;
-    };
-    this.paramBuf = resize(this.paramBuf);
-    this.gradBuf = resize(this.gradBuf);
-    this.slotBufs = this.slotBufs.map(resize);
+    const next = this.allocate(capacity);
+    [this.paramBuf, this.gradBuf, ...this.slotBufs].forEach((buf, i) => next[i].set(buf.subarray(0, this.size * this.n)));
+    [this.paramBuf, this.gradBuf, ...this.slotBufs] = next;
     this.capacity = capacity;
   }
 

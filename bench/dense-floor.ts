@@ -13,7 +13,10 @@
 //   transposes the layer-input transposes of the backward pass (x^T, h^T);
 //   loss       loss value and dLoss/dOutput;
 //   readback   gradients -> host rows (dataSync and copy);
-//   optimizer  the fused Adam loop over the particle's row.
+//   optimizer  the fused Adam over the particle's row, as a step runs it (the
+//              wasm SIMD kernel in place on the group's wasm-memory buffers);
+//              for comparison, not part of the step: the JS fallback loop on
+//              plain arrays, and the kernel with copies in and out.
 // Phases are timed one at a time on ready inputs, interleaved with the whole
 // step, minimum over repeats, in this process's CPU time (user + system): on a
 // shared machine wall time mostly measures the wait for a core. The wasm

@@ -46,7 +46,7 @@ export function materialize(frame: Uint8Array): Uint8Array {
   const ref = stubs.get(frame);
   if (!ref) return frame;
   stubs.delete(frame);
-  return readSpillFile(ref.file, ref.size);
+  return readSpillFile(ref.file, ref.size, uninitialized);
 }
 
 /** Drops a frame that will not be delivered: a stub's file is removed. */
@@ -124,8 +124,12 @@ function writeAt(fd: number, bytes: Uint8Array, position: number): void {
   for (let off = 0; off < bytes.byteLength; ) off += fs.writeSync(fd, bytes, off, bytes.byteLength - off, position + off);
 }
 
-/** Reads a spilled frame into a fresh 8-byte-aligned buffer and removes its file. */
-function readSpillFile(file: string, size: number, allocate: (bytes: number) => Uint8Array = fresh): Uint8Array {
+/**
+ * Reads a spilled frame into a buffer from `allocate` (8-byte aligned) and removes its file.
+ * Every byte of the buffer is read from the file (holes read as zeros) or the read throws,
+ * so the buffer may start uninitialised.
+ */
+function readSpillFile(file: string, size: number, allocate: (bytes: number) => Uint8Array): Uint8Array {
   const fd = fs.openSync(file, 'r');
   try {
     const actual = fs.fstatSync(fd).size;
@@ -261,7 +265,7 @@ export class FrameReader {
         stubs.set(stub, { file, size, token: Buffer.from(name, 'hex') });
         frame = stub;
       } else {
-        frame = readSpillFile(file, size, this.allocate);
+        frame = readSpillFile(file, size, this.options.allocate ?? uninitialized);
       }
     } catch (err) {
       this.failed = true;
@@ -275,4 +279,14 @@ export class FrameReader {
 
 function fresh(bytes: number): Uint8Array {
   return new Uint8Array(new ArrayBuffer(bytes));
+}
+
+/**
+ * A buffer of its own (never a slice of Node's pool) that is not zeroed first:
+ * zeroing 80 MB costs about as much as reading it, and where malloc hands back
+ * recycled heap memory (our worker processes, see workerMallocTunables in
+ * links.ts) the memset would be the only first touch left.
+ */
+function uninitialized(bytes: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer, 0, bytes);
 }

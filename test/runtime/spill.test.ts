@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { PushDist } from '../../src/runtime/coordinator';
+import { WORKER_HEAP_BLOCK_BYTES, workerMallocTunables } from '../../src/runtime/links';
 import { coordinatorSpillDir } from '../../src/runtime/spill-dir';
 import { FrameReader, FrameReaderOptions, FrameWriter, SPILL_MIN_BYTES, frameBytes, isSpilled, materialize, release } from '../../src/runtime/stream-frames';
 import { decodeBody, decodeHeader, encodeFrame, encodeFrameParts, joinFrame } from '../../src/runtime/wire';
@@ -111,6 +112,17 @@ describe('spilled frames (unit)', () => {
   });
 });
 
+describe('worker malloc tunables', () => {
+  test('huge pages and a heap that keeps large blocks are added; values the caller set win', () => {
+    const heap = WORKER_HEAP_BLOCK_BYTES;
+    expect(workerMallocTunables(undefined)).toBe(`glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=${heap}:glibc.malloc.trim_threshold=${heap}`);
+    expect(workerMallocTunables('')).toBe(workerMallocTunables(undefined));
+    expect(workerMallocTunables('glibc.malloc.mmap_threshold=4096:glibc.malloc.hugetlb=0')).toBe(
+      `glibc.malloc.mmap_threshold=4096:glibc.malloc.hugetlb=0:glibc.malloc.trim_threshold=${heap}`,
+    );
+  });
+});
+
 describe('spilled frames between processes', () => {
   const floats = 1 << 20; // 4 MB: every hop spills
   let dist: PushDist;
@@ -145,6 +157,20 @@ describe('spilled frames between processes', () => {
     expect(fs.readdirSync(dir!)).toEqual([]);
     const stats = await dist.stats();
     expect(stats.find((s) => s.device === 'cpu:1')!.bytesMoved).toBeGreaterThan(3 * floats * 4); // real sizes, not the stubs'
+  });
+
+  test('worker processes run with malloc settings that keep freed large blocks; frames read into recycled memory arrive exact', async () => {
+    const tunables = await dist.launch<string>(0, 'glibcTunables');
+    expect(tunables.split(':').sort()).toEqual(
+      ['glibc.malloc.hugetlb=1', `glibc.malloc.mmap_threshold=${WORKER_HEAP_BLOCK_BYTES}`, `glibc.malloc.trim_threshold=${WORKER_HEAP_BLOCK_BYTES}`].sort(),
+    );
+    // Received frames start uninitialised, in memory earlier frames used: each must still arrive exact.
+    for (const seed of [7, 8, 9]) {
+      const payload = big(floats + 3, seed); // unaligned: the padding after it is a hole in the file
+      const got = await dist.launch<Float32Array[]>(1, 'relay', 0, 'echo', payload, big(5, seed));
+      expect(Buffer.from(got[0].buffer, got[0].byteOffset, got[0].byteLength).equals(Buffer.from(payload.buffer))).toBe(true);
+      expect(Array.from(got[1])).toEqual(Array.from(big(5, seed)));
+    }
   });
 
   test('with PUSH_ENS_SPILL=0 the same large messages stream through the socket', () => {

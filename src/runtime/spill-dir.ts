@@ -6,8 +6,10 @@
 // reference instead of the bytes (src/runtime/stream-frames.ts).
 //
 // One directory per coordinator process, made on first use (mode 0700) and
-// removed when the process exits. Receivers unlink each file once read; what a
-// dead worker never read is removed when the last process link closes. A
+// removed when the process exits. Receivers pass each file once read on for
+// reuse (at most a few, see FREE_MAX_FILES in stream-frames.ts) or unlink it;
+// those and what a dead worker never read are removed when the last process
+// link closes. A
 // coordinator killed with SIGKILL leaves its directory behind: the next
 // coordinator removes directories whose owner process is gone.
 import * as fs from 'node:fs';

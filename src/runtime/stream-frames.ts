@@ -5,7 +5,8 @@
 // Frames of SPILL_MIN_BYTES or more, when both ends have a spill directory in
 // shared memory (src/runtime/spill-dir.ts), travel as a file there: the stream
 // carries a 24-byte reference (u32 0xFFFFFFFF | u32 frame length | 16-byte
-// token naming the file) and the receiver reads the file and unlinks it. The
+// token naming the file) and the receiver reads the file, then leaves it for
+// the next writer to reuse (see FREE_MAX_FILES) or removes it. The
 // coordinator relays such a frame between processes as the reference alone,
 // holding only its header (a "stub", see isSpilled).
 import { randomBytes } from 'node:crypto';
@@ -46,7 +47,7 @@ export function materialize(frame: Uint8Array): Uint8Array {
   const ref = stubs.get(frame);
   if (!ref) return frame;
   stubs.delete(frame);
-  return readSpillFile(ref.file, ref.size);
+  return readSpillFile(ref.file, ref.size, uninitialized);
 }
 
 /** Drops a frame that will not be delivered: a stub's file is removed. */
@@ -99,17 +100,92 @@ export class FrameWriter {
   }
 }
 
-/** Writes a frame to its own file in `dir`; undefined (send it inline) when the file cannot be written. */
+/**
+ * Spill files, once read, are kept for the next frame rather than removed:
+ * tmpfs allocates (and on removal frees) every 4 KiB page of a file, which for
+ * an 80 MB frame costs about as much as the copies. A reader renames the file
+ * it has read to `free-<bytes>-<token>`; a writer claims one by renaming it to
+ * its own token (atomic: of two writers, one gets it, the other makes a new
+ * file) and overwrites it. At most FREE_MAX_FILES files and FREE_MAX_BYTES
+ * bytes wait at a time (roughly: readers check without a lock); the directory
+ * is emptied when the last worker process exits.
+ */
+export const FREE_MAX_FILES = 4;
+export const FREE_MAX_BYTES = 256 << 20;
+const FREE_NAME = /^free-(\d{1,15})-[0-9a-f]{32}$/;
+
+/** Spill files waiting for reuse in `dir`, by name and size. */
+function freeFiles(dir: string): { name: string; size: number }[] {
+  const out: { name: string; size: number }[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const m = FREE_NAME.exec(name);
+    if (m) out.push({ name, size: Number(m[1]) });
+  }
+  return out;
+}
+
+/** Keeps a read spill file for reuse when the free ones stay within bounds; removes it otherwise. */
+function recycle(file: string, size: number): void {
+  try {
+    const dir = path.dirname(file);
+    const free = freeFiles(dir);
+    const bytes = free.reduce((sum, f) => sum + f.size, size);
+    if (free.length < FREE_MAX_FILES && bytes <= FREE_MAX_BYTES) {
+      fs.renameSync(file, path.join(dir, `free-${size}-${randomBytes(TOKEN_BYTES).toString('hex')}`));
+      return;
+    }
+  } catch {
+    /* removed below */
+  }
+  fs.rmSync(file, { force: true });
+}
+
+/**
+ * A free spill file renamed to `file` and opened for writing, or undefined when
+ * there is none to take. The best fit: the smallest that holds `bytes`, else the largest.
+ */
+function claimFreeFile(dir: string, file: string, bytes: number): number | undefined {
+  let free: { name: string; size: number }[];
+  try {
+    free = freeFiles(dir);
+  } catch {
+    return undefined;
+  }
+  const fits = free.filter((f) => f.size >= bytes).sort((a, b) => a.size - b.size);
+  const rest = free.filter((f) => f.size < bytes).sort((a, b) => b.size - a.size);
+  for (const f of [...fits, ...rest]) {
+    try {
+      fs.renameSync(path.join(dir, f.name), file);
+    } catch {
+      continue; // another writer took it
+    }
+    try {
+      return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
+    } catch {
+      fs.rmSync(file, { force: true });
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Writes a frame to its own file in `dir` (a reused one when there is one); undefined (send it inline) when the file cannot be written. */
 function spill(dir: string, parts: FrameParts): SpillRef | undefined {
   const token = randomBytes(TOKEN_BYTES);
   const file = path.join(dir, token.toString('hex'));
   try {
-    const fd = fs.openSync(file, 'wx', 0o600);
+    const fd = claimFreeFile(dir, file, parts.byteLength) ?? fs.openSync(file, 'wx', 0o600);
     try {
-      // Sized first: the padding between segments is left as holes, which read as zeros.
       fs.ftruncateSync(fd, parts.byteLength);
+      // Every byte is written, the padding between segments too: a reused file holds an earlier frame.
       writeAt(fd, parts.head, 0);
-      parts.segments.forEach((s, i) => writeAt(fd, s, parts.offsets[i]));
+      let end = parts.head.byteLength;
+      parts.segments.forEach((s, i) => {
+        writeAt(fd, ZEROS.subarray(0, parts.offsets[i] - end), end);
+        writeAt(fd, s, parts.offsets[i]);
+        end = parts.offsets[i] + s.byteLength;
+      });
+      writeAt(fd, ZEROS.subarray(0, parts.byteLength - end), end);
     } finally {
       fs.closeSync(fd);
     }
@@ -120,27 +196,38 @@ function spill(dir: string, parts: FrameParts): SpillRef | undefined {
   }
 }
 
+/** Padding: segments start 8-byte aligned. */
+const ZEROS = new Uint8Array(8);
+
 function writeAt(fd: number, bytes: Uint8Array, position: number): void {
   for (let off = 0; off < bytes.byteLength; ) off += fs.writeSync(fd, bytes, off, bytes.byteLength - off, position + off);
 }
 
-/** Reads a spilled frame into a fresh 8-byte-aligned buffer and removes its file. */
-function readSpillFile(file: string, size: number, allocate: (bytes: number) => Uint8Array = fresh): Uint8Array {
+/**
+ * Reads a spilled frame into a buffer from `allocate` (8-byte aligned); its file is then kept for reuse or removed.
+ * Every byte of the buffer is read from the file (holes read as zeros) or the read throws,
+ * so the buffer may start uninitialised.
+ */
+function readSpillFile(file: string, size: number, allocate: (bytes: number) => Uint8Array): Uint8Array {
   const fd = fs.openSync(file, 'r');
+  let out: Uint8Array;
   try {
     const actual = fs.fstatSync(fd).size;
     if (actual !== size) throw new Error(`spilled frame ${path.basename(file)} holds ${actual} bytes, its reference says ${size}`);
-    const out = allocate(size);
+    out = allocate(size);
     for (let off = 0; off < size; ) {
       const n = fs.readSync(fd, out, off, size - off, off);
       if (n === 0) throw new Error(`spilled frame ${path.basename(file)} ended at byte ${off} of ${size}`);
       off += n;
     }
-    return out;
-  } finally {
+  } catch (err) {
     fs.closeSync(fd);
     fs.rmSync(file, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
+  recycle(file, size);
+  return out;
 }
 
 /** The stub of a spilled frame: its u32 header length and header, read from the file, which stays. */
@@ -261,7 +348,7 @@ export class FrameReader {
         stubs.set(stub, { file, size, token: Buffer.from(name, 'hex') });
         frame = stub;
       } else {
-        frame = readSpillFile(file, size, this.allocate);
+        frame = readSpillFile(file, size, this.options.allocate ?? uninitialized);
       }
     } catch (err) {
       this.failed = true;
@@ -275,4 +362,14 @@ export class FrameReader {
 
 function fresh(bytes: number): Uint8Array {
   return new Uint8Array(new ArrayBuffer(bytes));
+}
+
+/**
+ * A buffer of its own (never a slice of Node's pool) that is not zeroed first:
+ * zeroing 80 MB costs about as much as reading it, and where malloc hands back
+ * recycled heap memory (our worker processes, see workerMallocTunables in
+ * links.ts) the memset would be the only first touch left.
+ */
+function uninitialized(bytes: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer, 0, bytes);
 }

@@ -7,10 +7,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { PushDist } from '../../src/runtime/coordinator';
+import { WORKER_HEAP_BLOCK_BYTES, workerMallocTunables } from '../../src/runtime/links';
 import { coordinatorSpillDir } from '../../src/runtime/spill-dir';
-import { FrameReader, FrameReaderOptions, FrameWriter, SPILL_MIN_BYTES, frameBytes, isSpilled, materialize, release } from '../../src/runtime/stream-frames';
+import { FREE_MAX_BYTES, FREE_MAX_FILES, FrameReader, FrameReaderOptions, FrameWriter, SPILL_MIN_BYTES, frameBytes, isSpilled, materialize, release } from '../../src/runtime/stream-frames';
 import { decodeBody, decodeHeader, encodeFrame, encodeFrameParts, joinFrame } from '../../src/runtime/wire';
 import { HANDLERS, SMALL_MODEL } from './helpers';
+
+/** Spill files in `dir` that hold a frame in flight, and those read and kept for reuse. */
+const frameFiles = (dir: string) => fs.readdirSync(dir).filter((f) => !f.startsWith('free-'));
+const freeFiles = (dir: string) => fs.readdirSync(dir).filter((f) => f.startsWith('free-'));
 
 const big = (n: number, seed = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * seed));
 
@@ -31,7 +36,7 @@ describe('spilled frames (unit)', () => {
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spill-test-'))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test('a large frame goes through a file that the reader removes; a small one stays inline', async () => {
+  test('a large frame goes through a file that the reader keeps for reuse; a small one stays inline', async () => {
     const { writer, got, errors, wire, flushed } = pipe(dir, { spillDir: dir });
     const large = encodeFrame({ k: 'call', id: 'c:1' }, [big(SPILL_MIN_BYTES / 4 + 10)]);
     const small = encodeFrame({ k: 'call', id: 'c:2' }, [big(10)]);
@@ -42,7 +47,8 @@ describe('spilled frames (unit)', () => {
     expect(wire.bytes).toBe(24 + 4 + small.byteLength); // the large frame's bytes never entered the stream
     expect(got.map((f) => Buffer.from(f).equals(Buffer.from(f === got[0] ? large : small)))).toEqual([true, true]);
     expect(Array.from(decodeBody<Float32Array[]>(got[0])[0].subarray(0, 3))).toEqual(Array.from(big(3)));
-    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(frameFiles(dir)).toEqual([]);
+    expect(freeFiles(dir)).toEqual([expect.stringMatching(new RegExp(`^free-${large.byteLength}-[0-9a-f]{32}$`))]);
   });
 
   test('a frame in parts is written from its arrays; the file reads back as the joined frame', async () => {
@@ -70,15 +76,56 @@ describe('spilled frames (unit)', () => {
     hop2.writer.write(stub); // the 24-byte reference, not the bytes
     await hop2.flushed();
     expect(Buffer.from(hop2.got[0]).equals(Buffer.from(frame))).toBe(true);
-    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(frameFiles(dir)).toEqual([]);
 
     hop1.writer.write(frame);
     hop1.writer.write(frame);
     await hop1.flushed();
     expect(Buffer.from(materialize(hop1.got[1])).equals(Buffer.from(frame))).toBe(true);
-    expect(fs.readdirSync(dir)).toHaveLength(1);
+    expect(frameFiles(dir)).toHaveLength(1);
     release(hop1.got[2]);
-    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(frameFiles(dir)).toEqual([]);
+  });
+
+  test('a writer reuses a read file, overwriting all of it (padding too), and at most a few wait for reuse', async () => {
+    const { writer, got, flushed } = pipe(dir, { spillDir: dir });
+    const first = encodeFrameParts({ k: 'reply', id: 'd0:1', ok: true }, [big(300_003, 7).fill(-1), big(3, 7).fill(-1)]);
+    writer.writeParts(first);
+    await flushed();
+    const [kept] = freeFiles(dir);
+    const inode = fs.statSync(path.join(dir, kept)).ino;
+
+    // Unread, the second frame sits in the reused file (same inode), now the second frame's size.
+    const stream = new PassThrough();
+    const refs: Buffer[] = [];
+    stream.on('data', (c: Buffer) => refs.push(c));
+    const second = encodeFrameParts({ k: 'reply', id: 'd0:2', ok: true }, [big(300_001, 8), big(5, 8)]); // other padding
+    new FrameWriter(stream, dir).writeParts(second);
+    await flushed();
+    expect(freeFiles(dir)).toEqual([]);
+    expect(frameFiles(dir)).toHaveLength(1);
+    const file = path.join(dir, frameFiles(dir)[0]);
+    expect(fs.statSync(file).ino).toBe(inode);
+    expect(fs.statSync(file).size).toBe(second.byteLength);
+    const reader = new FrameReader((f) => got.push(f), { spillDir: dir });
+    for (const r of refs) reader.push(r);
+    expect(Buffer.from(got[1]).equals(Buffer.from(joinFrame(second)))).toBe(true); // padding reads as zeros, not the first frame's bytes
+
+    // Frames all written before any is read: only FREE_MAX_FILES of their files wait afterwards.
+    const many = Array.from({ length: FREE_MAX_FILES + 3 }, (_, i) => encodeFrame({ k: 'call', id: `c:${i}` }, [big(SPILL_MIN_BYTES / 4, i)]));
+    const held = new PassThrough();
+    const chunks: Buffer[] = [];
+    held.on('data', (c: Buffer) => chunks.push(c));
+    const w = new FrameWriter(held, dir);
+    for (const f of many) w.write(f);
+    await flushed();
+    const before = got.length;
+    for (const c of chunks) reader.push(c);
+    expect(got.slice(before).map((f, i) => Buffer.from(f).equals(Buffer.from(many[i])))).toEqual(many.map(() => true));
+    expect(frameFiles(dir)).toEqual([]);
+    expect(freeFiles(dir)).toHaveLength(FREE_MAX_FILES);
+    const freeBytes = freeFiles(dir).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
+    expect(freeBytes).toBeLessThanOrEqual(FREE_MAX_BYTES);
   });
 
   test('a reference the reader cannot resolve is an error, not a lost frame', async () => {
@@ -108,6 +155,17 @@ describe('spilled frames (unit)', () => {
     writer.write(frame);
     await flushed();
     expect(Buffer.from(got[0]).equals(Buffer.from(frame))).toBe(true);
+  });
+});
+
+describe('worker malloc tunables', () => {
+  test('huge pages and a heap that keeps large blocks are added; values the caller set win', () => {
+    const heap = WORKER_HEAP_BLOCK_BYTES;
+    expect(workerMallocTunables(undefined)).toBe(`glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=${heap}:glibc.malloc.trim_threshold=${heap}`);
+    expect(workerMallocTunables('')).toBe(workerMallocTunables(undefined));
+    expect(workerMallocTunables('glibc.malloc.mmap_threshold=4096:glibc.malloc.hugetlb=0')).toBe(
+      `glibc.malloc.mmap_threshold=4096:glibc.malloc.hugetlb=0:glibc.malloc.trim_threshold=${heap}`,
+    );
   });
 });
 
@@ -142,9 +200,25 @@ describe('spilled frames between processes', () => {
     watcher.close();
     // echo: 2 files; relay: 4 hops, each relayed hop one file; makePayload: 2 hops through one file each
     expect(files.size).toBeGreaterThanOrEqual(6);
-    expect(fs.readdirSync(dir!)).toEqual([]);
+    expect(frameFiles(dir!)).toEqual([]);
+    expect(freeFiles(dir!).length).toBeGreaterThan(0);
+    expect(freeFiles(dir!).length).toBeLessThanOrEqual(FREE_MAX_FILES);
     const stats = await dist.stats();
     expect(stats.find((s) => s.device === 'cpu:1')!.bytesMoved).toBeGreaterThan(3 * floats * 4); // real sizes, not the stubs'
+  });
+
+  test('worker processes run with malloc settings that keep freed large blocks; frames read into recycled memory arrive exact', async () => {
+    const tunables = await dist.launch<string>(0, 'glibcTunables');
+    expect(tunables.split(':').sort()).toEqual(
+      ['glibc.malloc.hugetlb=1', `glibc.malloc.mmap_threshold=${WORKER_HEAP_BLOCK_BYTES}`, `glibc.malloc.trim_threshold=${WORKER_HEAP_BLOCK_BYTES}`].sort(),
+    );
+    // Received frames start uninitialised, in memory earlier frames used: each must still arrive exact.
+    for (const seed of [7, 8, 9]) {
+      const payload = big(floats + 3, seed); // unaligned: the padding after it is a hole in the file
+      const got = await dist.launch<Float32Array[]>(1, 'relay', 0, 'echo', payload, big(5, seed));
+      expect(Buffer.from(got[0].buffer, got[0].byteOffset, got[0].byteLength).equals(Buffer.from(payload.buffer))).toBe(true);
+      expect(Array.from(got[1])).toEqual(Array.from(big(5, seed)));
+    }
   });
 
   test('with PUSH_ENS_SPILL=0 the same large messages stream through the socket', () => {

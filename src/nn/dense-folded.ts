@@ -1,0 +1,158 @@
+// The explicit dense pass of ONE particle with each bias folded into its weight
+// matrix, for stacks of dense layers with ReLU or no activation (the seed
+// network, BiggerNN, and ReLU MLPs) on the per-particle loop (wasm, cpu).
+//
+// Every layer input carries a ones column: h_a = [h, 1], [B, in+1]. A hidden
+// layer multiplies by W_a = [[W, 0], [b, 1]] ([in+1, out+1]), so its output
+// carries the ones column on to the next layer (ReLU keeps 1 as 1); the last
+// dense layer's W_a = [W; b] ([in+1, out]). Then per dense layer:
+//   forward   1 matMul (ReLU fused), no bias kernel and no bias upload;
+//   backward  h_a^T (1 transpose) @ dz gives [dW; db] in ONE matMul, [in+1, out],
+//             which is exactly the layout's contiguous weight-then-bias block;
+//             dz @ W^T (W^T uploaded from the host) gives the input gradient;
+//             the ReLU gradient is one kernel (host-kernels.ts).
+// On the seed network this is 84 kernels per particle-step instead of 127.
+// Gradients equal autodiff's to float rounding (the bias is summed inside the
+// matMul instead of after it).
+import { tf } from '../util/tf';
+import { Loss } from './losses';
+import type { Network, PlanStep } from './network-api';
+import { backendAliasesUploads, reshapeInput } from './shapes';
+import { reluGrad } from './host-kernels';
+
+/** Whether the folded pass applies: ReLU/linear dense layers (no dropout while training), weight and bias adjacent in the layout. */
+export function foldedSupported(network: Network, training: boolean): boolean {
+  const plan = network.plan;
+  if (!plan || !network.isDenseStack || !plan.some((s) => s.kind === 'dense')) return false;
+  return plan.every((s) => {
+    if (s.kind === 'dense') {
+      const w = network.layout[s.param];
+      const b = network.layout[s.param + 1];
+      return (s.activation === null || s.activation === 'relu') && b.kind === 'bias' && b.offset === w.offset + w.size;
+    }
+    if (s.kind === 'activation') return s.name === 'relu';
+    if (s.kind === 'dropout') return !training;
+    return s.kind === 'flatten';
+  });
+}
+
+/** A batch in the folded layout, shared by every particle that trains on it. */
+export interface FoldedBatch {
+  /** [1, B, in+1]: the input with a ones column. */
+  xa: tf.Tensor;
+  /** xa^T, [1, in+1, B]. */
+  xaT: tf.Tensor;
+}
+
+/** Call inside tf.tidy. */
+export function foldedBatch(network: Network, x: tf.Tensor): FoldedBatch {
+  const flatIn = network.inputShape.reduce((a, b) => a * b, 1);
+  const x3 = tf.reshape(reshapeInput(x, [flatIn]), [1, x.shape[0], flatIn]);
+  const xa = tf.pad(x3, [[0, 0], [0, 0], [0, 1]], 1);
+  return { xa, xaT: tf.transpose(xa, [0, 2, 1]) };
+}
+
+type DenseStep = Extract<PlanStep, { kind: 'dense' }>;
+
+/** Host scratch for the W_a and W^T uploads, per network (wasm copies uploads, so it is reused). */
+const scratch = new WeakMap<Network, Float32Array[]>();
+
+function scratchBuffer(network: Network, slot: number, size: number): Float32Array {
+  if (backendAliasesUploads()) return new Float32Array(size); // cpu keeps a reference to what it is given
+  let bufs = scratch.get(network);
+  if (!bufs) scratch.set(network, (bufs = []));
+  if (bufs[slot]?.length !== size) bufs[slot] = new Float32Array(size);
+  return bufs[slot];
+}
+
+/** W_a of a layer from the particle's row: [[W, 0], [b, 1]] when `carry`, else [W; b]. */
+function foldedWeights(buf: Float32Array, params: Float32Array, offset: number, nIn: number, nOut: number, carry: boolean): void {
+  if (!carry) {
+    buf.set(params.subarray(offset, offset + (nIn + 1) * nOut)); // [W; b] is contiguous in the row
+    return;
+  }
+  const cols = nOut + 1;
+  for (let i = 0; i <= nIn; i++) {
+    const src = offset + i * nOut;
+    const dst = i * cols;
+    for (let j = 0; j < nOut; j++) buf[dst + j] = params[src + j];
+    buf[dst + nOut] = i === nIn ? 1 : 0;
+  }
+}
+
+/** W^T [nOut, nIn] of the weight [nIn, nOut] at `offset`. */
+function transposedWeights(buf: Float32Array, params: Float32Array, offset: number, nIn: number, nOut: number): void {
+  for (let r = 0; r < nIn; r++) {
+    const src = offset + r * nOut;
+    for (let c = 0; c < nOut; c++) buf[c * nIn + r] = params[src + c];
+  }
+}
+
+/**
+ * Loss and gradient of one particle (params = its flat row), gradient written into gradRow
+ * (layout order). Returns the loss. Call inside tf.tidy.
+ */
+export function foldedLossAndGrad(
+  network: Network,
+  params: Float32Array,
+  batch: FoldedBatch,
+  target: tf.Tensor,
+  loss: Loss,
+  gradRow: Float32Array,
+  outputOffset?: tf.Tensor,
+): number {
+  const plan = network.plan!;
+  const denseSteps = plan.filter((s): s is DenseStep => s.kind === 'dense');
+  const lastDense = denseSteps[denseSteps.length - 1];
+  const firstDense = denseSteps[0];
+
+  // Forward, keeping each dense layer's input and each ReLU's output.
+  const inputs = new Map<DenseStep, tf.Tensor>();
+  const outputs: tf.Tensor[] = [];
+  let h = batch.xa;
+  let slot = 0;
+  for (const step of plan) {
+    if (step.kind === 'dense') {
+      const { inSize: nIn, outSize: nOut } = step;
+      const w = network.layout[step.param];
+      const carry = step === lastDense ? 0 : 1; // hidden layers pass the ones column on
+      const cols = nOut + carry;
+      const wa = scratchBuffer(network, slot++, (nIn + 1) * cols);
+      foldedWeights(wa, params, w.offset, nIn, nOut, carry === 1);
+      inputs.set(step, h);
+      h = tf.engine().runKernel('_FusedMatMul', { a: h, b: tf.tensor(wa, [1, nIn + 1, cols], 'float32') }, { transposeA: false, transposeB: false, activation: step.activation ?? 'linear' }) as tf.Tensor;
+    } else if (step.kind === 'activation') {
+      h = tf.relu(h);
+    }
+    outputs.push(h);
+  }
+
+  const out = outputOffset ? tf.add(h, outputOffset) : h;
+  const value = loss.valueOf(out, target).dataSync()[0];
+  let d = loss.gradOf(out, target);
+  for (let i = plan.length - 1; i >= 0; i--) {
+    const step = plan[i];
+    if (step.kind === 'dense') {
+      if (step.activation === 'relu') d = reluGrad(d, outputs[i]);
+      const input = inputs.get(step)!;
+      const inputT = input === batch.xa ? batch.xaT : tf.transpose(input, [0, 2, 1]);
+      const g = tf.engine().runKernel('BatchMatMul', { a: inputT, b: d }, { transposeA: false, transposeB: false }) as tf.Tensor;
+      gradRow.set(hostValues(g), network.layout[step.param].offset); // [dW; db]
+      if (step === firstDense) break; // no input gradient below the first layer
+      const { inSize: nIn, outSize: nOut } = step;
+      const w = network.layout[step.param];
+      const wT = scratchBuffer(network, slot++, nOut * nIn);
+      transposedWeights(wT, params, w.offset, nIn, nOut);
+      d = tf.engine().runKernel('BatchMatMul', { a: d, b: tf.tensor(wT, [1, nOut, nIn], 'float32') }, { transposeA: false, transposeB: false }) as tf.Tensor;
+    } else if (step.kind === 'activation') {
+      d = reluGrad(d, outputs[i]);
+    }
+  }
+  return value;
+}
+
+/** g's values without a copy where the backend allows: a view into wasm's heap, valid until the next kernel runs. */
+function hostValues(g: tf.Tensor): Float32Array {
+  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.Tensor) => Float32Array };
+  return tf.getBackend() === 'wasm' && backend.typedArrayFromHeap ? backend.typedArrayFromHeap(g) : (g.dataSync() as Float32Array);
+}

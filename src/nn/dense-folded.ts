@@ -18,7 +18,7 @@ import { tf } from '../util/tf';
 import { Loss } from './losses';
 import type { Network, PlanStep } from './network-api';
 import { backendAliasesUploads, reshapeInput } from './shapes';
-import { reluGrad } from './host-kernels';
+import { Info, Runner, kernelRunner } from './kernel-runner';
 
 /** Whether the folded pass applies: ReLU/linear dense layers (no dropout while training), weight and bias adjacent in the layout. */
 export function foldedSupported(network: Network, training: boolean): boolean {
@@ -101,58 +101,68 @@ export function foldedLossAndGrad(
   gradRow: Float32Array,
   outputOffset?: tf.Tensor,
 ): number {
+  const run = kernelRunner();
+  try {
+    return foldedPass(run, network, params, batch, target, loss, gradRow, outputOffset);
+  } finally {
+    run.dispose();
+  }
+}
+
+function foldedPass(
+  run: Runner,
+  network: Network,
+  params: Float32Array,
+  batch: FoldedBatch,
+  target: tf.Tensor,
+  loss: Loss,
+  gradRow: Float32Array,
+  outputOffset?: tf.Tensor,
+): number {
   const plan = network.plan!;
   const denseSteps = plan.filter((s): s is DenseStep => s.kind === 'dense');
   const lastDense = denseSteps[denseSteps.length - 1];
   const firstDense = denseSteps[0];
 
-  // Forward, keeping each dense layer's input and each ReLU's output.
-  const inputs = new Map<DenseStep, tf.Tensor>();
-  const outputs: tf.Tensor[] = [];
-  let h = batch.xa;
+  // Forward, keeping each dense layer's input and every step's output.
+  const inputs = new Map<DenseStep, Info>();
+  const outputs: Info[] = [];
+  let h: Info = batch.xa;
   let slot = 0;
   for (const step of plan) {
     if (step.kind === 'dense') {
       const { inSize: nIn, outSize: nOut } = step;
-      const w = network.layout[step.param];
-      const carry = step === lastDense ? 0 : 1; // hidden layers pass the ones column on
-      const cols = nOut + carry;
+      const carry = step !== lastDense; // hidden layers pass the ones column on
+      const cols = nOut + (carry ? 1 : 0);
       const wa = scratchBuffer(network, slot++, (nIn + 1) * cols);
-      foldedWeights(wa, params, w.offset, nIn, nOut, carry === 1);
+      foldedWeights(wa, params, network.layout[step.param].offset, nIn, nOut, carry);
       inputs.set(step, h);
-      h = tf.engine().runKernel('_FusedMatMul', { a: h, b: tf.tensor(wa, [1, nIn + 1, cols], 'float32') }, { transposeA: false, transposeB: false, activation: step.activation ?? 'linear' }) as tf.Tensor;
+      h = run.matMul(h, run.upload(wa, [1, nIn + 1, cols]), step.activation === 'relu' ? 'relu' : 'linear');
     } else if (step.kind === 'activation') {
-      h = tf.relu(h);
+      h = run.relu(h);
     }
     outputs.push(h);
   }
 
-  const out = outputOffset ? tf.add(h, outputOffset) : h;
+  const output = run.tensor(h);
+  const out = outputOffset ? tf.add(output, outputOffset) : output;
   const value = loss.valueOf(out, target).dataSync()[0];
-  let d = loss.gradOf(out, target);
+  let d: Info = loss.gradOf(out, target);
   for (let i = plan.length - 1; i >= 0; i--) {
     const step = plan[i];
     if (step.kind === 'dense') {
-      if (step.activation === 'relu') d = reluGrad(d, outputs[i]);
+      if (step.activation === 'relu') d = run.reluGrad(d, outputs[i]);
       const input = inputs.get(step)!;
-      const inputT = input === batch.xa ? batch.xaT : tf.transpose(input, [0, 2, 1]);
-      const g = tf.engine().runKernel('BatchMatMul', { a: inputT, b: d }, { transposeA: false, transposeB: false }) as tf.Tensor;
-      gradRow.set(hostValues(g), network.layout[step.param].offset); // [dW; db]
+      const g = run.matMul(input === batch.xa ? batch.xaT : run.transpose(input), d, null);
+      gradRow.set(run.values(g), network.layout[step.param].offset); // [dW; db]
       if (step === firstDense) break; // no input gradient below the first layer
       const { inSize: nIn, outSize: nOut } = step;
-      const w = network.layout[step.param];
       const wT = scratchBuffer(network, slot++, nOut * nIn);
-      transposedWeights(wT, params, w.offset, nIn, nOut);
-      d = tf.engine().runKernel('BatchMatMul', { a: d, b: tf.tensor(wT, [1, nOut, nIn], 'float32') }, { transposeA: false, transposeB: false }) as tf.Tensor;
+      transposedWeights(wT, params, network.layout[step.param].offset, nIn, nOut);
+      d = run.matMul(d, run.upload(wT, [1, nOut, nIn]), null);
     } else if (step.kind === 'activation') {
-      d = reluGrad(d, outputs[i]);
+      d = run.reluGrad(d, outputs[i]);
     }
   }
   return value;
-}
-
-/** g's values without a copy where the backend allows: a view into wasm's heap, valid until the next kernel runs. */
-function hostValues(g: tf.Tensor): Float32Array {
-  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.Tensor) => Float32Array };
-  return tf.getBackend() === 'wasm' && backend.typedArrayFromHeap ? backend.typedArrayFromHeap(g) : (g.dataSync() as Float32Array);
 }

@@ -20,7 +20,16 @@ import type { Network, PlanStep } from './network-api';
 import { backendAliasesUploads, reshapeInput } from './shapes';
 import { Info, Runner, kernelRunner } from './kernel-runner';
 
-/** Whether the folded pass applies: ReLU/linear dense layers (no dropout while training), weight and bias adjacent in the layout. */
+/**
+ * The largest dense layer (inputs x outputs) the folded pass takes. It pays where per-kernel
+ * overhead dominates: measured per particle-step on wasm (bench/small-net.ts, P = 4), the seed
+ * network (21 layers of 20 x 20) ran in 0.6x the time, dense([32, 64, 64, 4]) 0.95x, but
+ * dense([64, 128, 128, 10]) 1.07x and dense([784, 256, 256, 10]) about 1.03x: the carry column
+ * makes 64 or 128 outputs 65 or 129, one more of XNNPACK's 8-wide column tiles.
+ */
+export const FOLDED_MAX_LAYER = 64 * 64;
+
+/** Whether the folded pass applies: small ReLU/linear dense layers (no dropout while training), weight and bias adjacent in the layout. */
 export function foldedSupported(network: Network, training: boolean): boolean {
   const plan = network.plan;
   if (!plan || !network.isDenseStack || !plan.some((s) => s.kind === 'dense')) return false;
@@ -28,7 +37,8 @@ export function foldedSupported(network: Network, training: boolean): boolean {
     if (s.kind === 'dense') {
       const w = network.layout[s.param];
       const b = network.layout[s.param + 1];
-      return (s.activation === null || s.activation === 'relu') && b.kind === 'bias' && b.offset === w.offset + w.size;
+      const small = s.inSize * s.outSize <= FOLDED_MAX_LAYER;
+      return small && (s.activation === null || s.activation === 'relu') && b.kind === 'bias' && b.offset === w.offset + w.size;
     }
     if (s.kind === 'activation') return s.name === 'relu';
     if (s.kind === 'dropout') return !training;
@@ -75,7 +85,8 @@ function foldedWeights(buf: Float32Array, params: Float32Array, offset: number, 
   for (let i = 0; i <= nIn; i++) {
     const src = offset + i * nOut;
     const dst = i * cols;
-    for (let j = 0; j < nOut; j++) buf[dst + j] = params[src + j];
+    if (nOut >= 64) buf.set(params.subarray(src, src + nOut), dst); // memcpy pays for long rows only
+    else for (let j = 0; j < nOut; j++) buf[dst + j] = params[src + j];
     buf[dst + nOut] = i === nIn ? 1 : 0;
   }
 }

@@ -18,7 +18,7 @@ import { tf } from '../util/tf';
 import { Loss } from './losses';
 import type { Network, PlanStep } from './network-api';
 import { backendAliasesUploads, reshapeInput } from './shapes';
-import { Info, Runner, kernelRunner } from './kernel-runner';
+import { Info, Runner, RunnerKind, kernelRunner } from './kernel-runner';
 
 /**
  * The largest dense layer (inputs x outputs) the folded pass takes. It pays where per-kernel
@@ -111,8 +111,9 @@ export function foldedLossAndGrad(
   loss: Loss,
   gradRow: Float32Array,
   outputOffset?: tf.Tensor,
+  runnerKind: RunnerKind = 'fastest',
 ): number {
-  const run = kernelRunner();
+  const run = kernelRunner(runnerKind);
   try {
     return foldedPass(run, network, params, batch, target, loss, gradRow, outputOffset);
   } finally {

@@ -198,11 +198,16 @@ function rawWasmUsable(backend: Partial<WasmBackendLike>): boolean {
   return tfWasm.version_wasm === RAW_WASM_VERSION && !!m && typeof m.__FusedMatMul === 'function' && typeof m._Transpose === 'function' && typeof m._malloc === 'function' && !!backend.dataIdMap;
 }
 
-/** The cheapest runner for the current backend. Call dispose() when done (in a finally). */
-export function kernelRunner(): Runner {
+export type RunnerKind = 'fastest' | 'direct' | 'engine';
+
+/**
+ * The cheapest runner for the current backend ('fastest'), or a given slower one (tests
+ * compare them). Call dispose() when done (in a finally).
+ */
+export function kernelRunner(kind: RunnerKind = 'fastest'): Runner {
   const name = tf.getBackend();
   const backend = tf.backend() as unknown as WasmBackendLike;
-  if (name === 'wasm') return rawWasmUsable(backend) ? new RawWasmRunner(backend) : new WasmDirectRunner(backend, name);
+  if (kind === 'engine' || (name !== 'wasm' && name !== 'cpu')) return engineRunner;
   if (name === 'cpu') return new DirectRunner(backend, name);
-  return engineRunner;
+  return kind === 'fastest' && rawWasmUsable(backend) ? new RawWasmRunner(backend) : new WasmDirectRunner(backend, name);
 }

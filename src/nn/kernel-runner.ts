@@ -35,6 +35,9 @@ export interface Runner {
   dispose(): void;
 }
 
+/** Kernels run outside the engine so far (tf.profile does not see them; bench/kernel-profile adds them). */
+export const outsideEngine = { kernels: 0 };
+
 const NO_TRANSPOSE = { transposeA: false, transposeB: false };
 const FUSED_ATTRS = { relu: { ...NO_TRANSPOSE, activation: 'relu' }, linear: { ...NO_TRANSPOSE, activation: 'linear' } };
 const PERM = { perm: [0, 2, 1] };
@@ -78,12 +81,13 @@ class DirectRunner implements Runner {
     this.rl = kernel('Relu');
   }
 
-  protected keep(t: Info): Info {
+  protected keep(t: Info, kernel = true): Info {
+    if (kernel) outsideEngine.kernels++;
     this.made.push(t);
     return t;
   }
   upload(values: Float32Array, shape: number[]): Info {
-    return this.keep({ dataId: this.backend.write(values, shape, 'float32'), shape, dtype: 'float32' });
+    return this.keep({ dataId: this.backend.write(values, shape, 'float32'), shape, dtype: 'float32' }, false);
   }
   matMul(a: Info, b: Info, activation: 'relu' | 'linear' | null): Info {
     const backend = this.backend;

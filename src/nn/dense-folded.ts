@@ -1,6 +1,6 @@
 // The explicit dense pass of ONE particle with each bias folded into its weight
 // matrix, for stacks of dense layers with ReLU or no activation (the seed
-// network, BiggerNN, and ReLU MLPs) on the per-particle loop (wasm, cpu).
+// network, BiggerNN, small ReLU MLPs) on the per-particle loop (wasm, cpu).
 //
 // Every layer input carries a ones column: h_a = [h, 1], [B, in+1]. A hidden
 // layer multiplies by W_a = [[W, 0], [b, 1]] ([in+1, out+1]), so its output
@@ -23,10 +23,11 @@ import { Info, Runner, RunnerKind, kernelRunner } from './kernel-runner';
 
 /**
  * The largest dense layer (inputs x outputs) the folded pass takes. It pays where per-kernel
- * overhead dominates: measured per particle-step on wasm (bench/small-net.ts, P = 4), the seed
- * network (21 layers of 20 x 20) ran in 0.6x the time, dense([32, 64, 64, 4]) 0.95x, but
- * dense([64, 128, 128, 10]) 1.07x and dense([784, 256, 256, 10]) about 1.03x: the carry column
- * makes 64 or 128 outputs 65 or 129, one more of XNNPACK's 8-wide column tiles.
+ * overhead dominates. Group steps on wasm, P = 4, this pass against the general one interleaved
+ * in one process (December 2026, loaded machine): the seed network (21 layers of 20 x 20) 0.6x
+ * the CPU time, dense([32, 64, 64, 4]) 0.95x, but dense([64, 128, 128, 10]) 1.07x and
+ * dense([784, 256, 256, 10]) 1.0-1.05x: the carry column makes 64 or 128 outputs 65 or 129,
+ * one more of XNNPACK's 8-wide column tiles, while 20 outputs stay within 3 tiles.
  */
 export const FOLDED_MAX_LAYER = 64 * 64;
 

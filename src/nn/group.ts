@@ -24,6 +24,7 @@ import { SchedulerConfig, SchedulerInput, lrAt, parseSchedulerConfig } from './s
 import { EXPLICIT_UNSUPPORTED, GradientMethod, explicitPath, lossAndGradPrepared, scaleInPlace } from './gradients';
 import { convBatch, convExplicitSupported, convLossAndGrad } from './conv-backward';
 import { DenseParams, denseBatch, denseForward, denseLossAndGrad, uploadDenseParams } from './dense-backward';
+import { foldedBatch, foldedLossAndGrad, foldedSupported } from './dense-folded';
 import { HostBuffers, ResidentCounters, ResidentState } from './resident-state';
 import { residentLossAndGrads } from './resident-grads';
 import { tensorUpdate } from './tensor-optimizers';
@@ -432,8 +433,19 @@ export class ParticleGroup {
         losses.set(denseLossAndGrad(this.network, this.uploadRows(rows), x, target, loss, gradRows, { training, dropoutSeeds: seeds, outputOffset: offset }));
         return;
       }
-      const sharedX = perRow ? null : denseBatch(this.network, (batches as Batch).x);
       const sharedTarget = perRow ? null : loss.prepareTarget((batches as Batch).y, k);
+      if (foldedSupported(this.network, training)) {
+        const sharedFolded = perRow ? null : foldedBatch(this.network, (batches as Batch).x);
+        rows.forEach((r, i) =>
+          tf.tidy(() => {
+            const x = sharedFolded ?? foldedBatch(this.network, list[i].x);
+            const target = sharedTarget ?? loss.prepareTarget(list[i].y, k);
+            losses[i] = foldedLossAndGrad(this.network, this.readRow(r).params, x, target, loss, this.row(r).grads, offsets?.[i]);
+          }),
+        );
+        return;
+      }
+      const sharedX = perRow ? null : denseBatch(this.network, (batches as Batch).x);
       rows.forEach((r, i) =>
         tf.tidy(() => {
           const x = sharedX ?? denseBatch(this.network, list[i].x);

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCli } from './helpers';
+import { HANDLERS, SMALL_MODEL } from '../runtime/helpers';
 import { PushDist } from '../../src/runtime/coordinator';
 import { prestartThreads, prestartedThreadCount, releasePrestartedThreads } from '../../src/runtime/links';
 
@@ -38,19 +39,58 @@ describe('train phase breakdown', () => {
 });
 
 describe('what start-up loads', () => {
-  test('util/tf registers every gradient at useBackend, without loading the packages the union bundle only re-exports', () => {
+  test('util/tf registers every gradient at the first autodiff, not at import or useBackend, without the packages the union bundle only re-exports', () => {
     const out = inFreshNode(`
       const { tf, useBackend } = require('./util/tf');
       const loaded = (p) => Object.keys(require.cache).some((f) => f.includes('/node_modules/' + p + '/'));
       const bundleAtImport = loaded('@tensorflow/tfjs');
-      useBackend('cpu').then(() => {
+      useBackend('wasm').then(() => {
+        const bundleAtBackend = loaded('@tensorflow/tfjs');
+        const gradsBefore = tf.getGradient('Relu') !== undefined;
+        const g = tf.grad((x) => tf.sum(tf.mul(x, x)))(tf.tensor1d([1, 2, 3])).arraySync();
         const skipped = ['@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-data', '@tensorflow/tfjs-backend-webgl'].filter(loaded);
         const grads = ['Conv2D', 'BatchMatMul', 'Relu', 'MaxPool', 'Sum'].filter((k) => tf.getGradient(k) !== undefined).length;
-        const g = tf.grad((x) => tf.sum(tf.mul(x, x)))(tf.tensor1d([1, 2, 3])).arraySync();
+        // Later autodiff runs through the engine's own method again.
+        const own = Object.prototype.hasOwnProperty.call(tf.engine(), 'gradients');
+        const g2 = tf.valueAndGrads((x) => tf.sum(tf.relu(x)))([tf.tensor1d([1, -2, 3])]).grads[0].arraySync();
         const layers = typeof require('@tensorflow/tfjs-layers').sequential;
-        console.log(JSON.stringify({ bundleAtImport, skipped, grads, g, layers, chained: typeof tf.ones([2]).reshape }));
+        console.log(JSON.stringify({ bundleAtImport, bundleAtBackend, gradsBefore, skipped, grads, g, own, g2, layers, chained: typeof tf.ones([2]).reshape }));
       });`);
-    expect(out).toEqual({ bundleAtImport: false, skipped: [], grads: 5, g: [2, 4, 6], layers: 'function', chained: 'function' });
+    expect(out).toEqual({
+      bundleAtImport: false,
+      bundleAtBackend: false,
+      gradsBefore: false,
+      skipped: [],
+      grads: 5,
+      g: [2, 4, 6],
+      own: false,
+      g2: [1, 0, 1],
+      layers: 'function',
+      chained: 'function',
+    });
+  });
+
+  test('the cpu backend loads only when useBackend chooses it', () => {
+    const out = inFreshNode(`
+      const loaded = (p) => Object.keys(require.cache).some((f) => f.includes('/node_modules/' + p + '/'));
+      const { tf, useBackend } = require('./util/tf');
+      const atImport = loaded('@tensorflow/tfjs-backend-cpu');
+      useBackend('wasm').then(async () => {
+        const withWasm = loaded('@tensorflow/tfjs-backend-cpu');
+        await useBackend('cpu');
+        console.log(JSON.stringify({ atImport, withWasm, cpu: tf.getBackend(), sum: tf.sum(tf.tensor1d([1, 2])).arraySync() }));
+      });`);
+    expect(out).toEqual({ atImport: false, withWasm: false, cpu: 'cpu', sum: 3 });
+  });
+
+  test.each(['thread', 'process'])('a handler differentiating with tfjs directly gets every gradient in a device %s', async (isolation) => {
+    const dist = await PushDist.create({ devices: 'cpu:0', model: SMALL_MODEL, handlers: HANDLERS, isolation });
+    try {
+      const pid = dist.createParticle();
+      expect(await dist.launch<number[]>(pid, 'gradOfSquares', [1, -2, 3])).toEqual([2, -4, 6]);
+    } finally {
+      await dist.close();
+    }
   });
 
   test('planning workers on the coordinator side does not load TensorFlow.js', () => {

@@ -8,6 +8,7 @@ import { runCli } from './helpers';
 import { HANDLERS, SMALL_MODEL } from '../runtime/helpers';
 import { PushDist } from '../../src/runtime/coordinator';
 import { prestartThreads, prestartedThreadCount, releasePrestartedThreads } from '../../src/runtime/links';
+import { earlyThreadCount } from '../../src/cli/early-start';
 
 jest.setTimeout(60_000);
 
@@ -100,6 +101,56 @@ describe('what start-up loads', () => {
       const plan = planWorker(parseDeviceList('cpu:0')[0], { backend: 'wasm', isolation: 'thread' });
       console.log(JSON.stringify({ transport: plan.transport, tf: Object.keys(require.cache).some((f) => f.includes('@tensorflow')) }));`);
     expect(out).toEqual({ transport: 'thread', tf: false });
+  });
+});
+
+describe('what start-up loads on the CLI side', () => {
+  test('a command line loads the module of its own command only; help and unknown commands get all eight', () => {
+    const out = inFreshNode(`
+      const { buildProgram } = require('./cli/main');
+      const loaded = () => Object.keys(require.cache).filter((f) => f.includes('/cli/commands/')).map((f) => f.replace(/.*\\/commands\\//, '')).sort();
+      const train = buildProgram('train').commands.map((c) => c.name());
+      const trainModules = loaded();
+      const all = buildProgram('trian').commands.map((c) => c.name());
+      console.log(JSON.stringify({ train, trainModules, all, allModules: loaded() }));`);
+    const commands = ['train', 'predict', 'eval', 'plot', 'calibrate', 'export', 'devices', 'worker'];
+    expect(out).toEqual({ train: ['train'], trainModules: ['train.js'], all: commands, allModules: expect.arrayContaining(commands.map((c) => `${c}.js`)) });
+  });
+
+  test.each([
+    [['train', '--particles', '8', '--devices', 'cpu:0,cpu:1'], 2],
+    [['train'], 1],
+    [['train', '--devices=cpu:0,cpu:1,cpu:2', '--backend', 'cpu'], 3],
+    [['train', '--devices', 'cpu:0,cpu:1', '--isolation', 'process'], 0],
+    [['train', '--devices', 'cpu:0,cpu:1', '--backend', 'tensorflow'], 0],
+    [['train', '--devices', 'cuda:0,cpu:1'], 1],
+    [['train', '--devices', 'hostA/cpu:0,cpu:1', '--nats', 'nats://127.0.0.1:4222'], 1],
+    [['train', '--resume', 'run1'], 0],
+    [['train', '--devices', 'cpu:0', '--help'], 0],
+    [['train', '--devices', 'gpu:0'], 0],
+    [['train', '--devices'], 0],
+    [['train', '--backend', 'nonsense'], 0],
+    [['predict', '--devices', 'cpu:0'], 0],
+    [[], 0],
+  ])('early device threads for push-ens %j: %d', (args, threads) => {
+    expect(earlyThreadCount(args)).toBe(threads);
+  });
+
+  test('train takes the threads it started early and leaves none behind', async () => {
+    const r = await runCli(['train', '--epochs', '1', '--particles', '2', '--devices', 'cpu:0,cpu:1', '--json', '--verbose']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/device threads: 2 started at launch, 0 now/);
+    expect(JSON.parse(r.stdout).phases.training).toBeGreaterThan(0);
+    // A resumed run's devices come from its checkpoint: its threads start once that is read.
+    const dir = path.join(os.tmpdir(), `startup-early-${process.pid}`);
+    expect((await runCli(['train', '--epochs', '1', '--particles', '2', '--devices', 'cpu:0,cpu:1', '--out', dir, '--force', '--quiet'])).code).toBe(0);
+    const resumed = await runCli(['train', '--resume', dir, '--epochs', '2', '--json', '--verbose']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/device threads: 0 started at launch, 2 now/);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const bad = await runCli(['train', '--devices', 'cpu:0,cpu:1', '--epochs', 'many']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--epochs/);
   });
 });
 

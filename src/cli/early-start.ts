@@ -10,7 +10,7 @@
 // this reading does not understand start nothing early.
 import { parseDeviceList } from '../runtime/devices';
 import { planWorker } from '../runtime/worker-plan';
-import type * as Links from '../runtime/links';
+import type * as ThreadPools from '../runtime/thread-pools';
 import { DEVICE_DEFAULTS } from './device-defaults';
 
 const VALUE_FLAGS = new Set(['--devices', '--backend', '--isolation']);
@@ -48,10 +48,10 @@ export function startDeviceThreadsEarly(argv: readonly string[] = process.argv):
   const count = earlyThreadCount(argv.slice(2));
   if (count === 0) return;
   started = true;
-  (require('../runtime/links') as typeof Links).prestartThreads(count);
+  (require('../runtime/thread-pools') as typeof ThreadPools).prestartThreads(count);
 }
 
 /** Ends early threads the command did not take (it failed, or never started its workers). */
 export function releaseEarlyThreads(): void {
-  if (started) (require('../runtime/links') as typeof Links).releasePrestartedThreads();
+  if (started) (require('../runtime/thread-pools') as typeof ThreadPools).releasePrestartedThreads();
 }

@@ -1,7 +1,8 @@
 // npm run bench: every benchmark in turn; each prints its table and writes
-// bench/results/<name>.json. Pass names to run a subset: messaging, train, bayes, rss, soak, scaling, ood, cluster.
+// bench/results/<name>.json. Pass names to run a subset: messaging, train, startup, bayes, rss, soak, scaling, ood, cluster.
 import { runMessagingBench } from './messaging';
 import { runTrainBench } from './train';
+import { runStartupBench } from './startup';
 import { runBayesBench } from './bayes';
 import { runSoakBench } from './soak';
 import { runRssBench } from './rss';
@@ -12,6 +13,7 @@ import { runClusterBench } from './cluster';
 const BENCHES: Record<string, () => Promise<unknown>> = {
   messaging: runMessagingBench,
   train: () => runTrainBench(process.argv.includes('--quick')),
+  startup: () => runStartupBench(process.argv.includes('--quick') ? 5 : 20),
   bayes: () => runBayesBench(process.argv.includes('--quick')),
   rss: () => runRssBench(),
   soak: () => runSoakBench(3),

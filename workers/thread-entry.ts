@@ -5,7 +5,7 @@
 // device does not stop a script from ending; see DeviceLink.hold).
 import '../src/util/compile-cache-install'; // first: the modules below load through the code cache
 import type { MessagePort } from 'node:worker_threads';
-import { PortEndpoint } from '../src/runtime/endpoint';
+import { PortEndpoint } from '../src/runtime/port-endpoint';
 import { DeviceWorker } from '../src/runtime/device-worker';
 
 export default function serveDevice({ port }: { port: MessagePort }): void {

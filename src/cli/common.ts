@@ -115,12 +115,18 @@ function planWorkers(devices: readonly string[], backend: string, isolation: 'th
 /**
  * Starts the run's device threads now, so they load TensorFlow.js while this
  * thread loads the engine and prepares the run; the run's PushDist takes them.
+ * Returns how many the CLI had started already and how many it starts now.
  * Call releasePrestartedThreads() if the run fails before its workers start.
  */
-export function prestartDeviceThreads(choice: DeviceChoice): void {
+export function prestartDeviceThreads(choice: DeviceChoice): { early: number; now: number } {
   const cpus = parseDeviceList(choice.devices).filter((d) => d.kind === 'cpu').map((d) => d.name);
   const threads = planWorkers(cpus, choice.backend, choice.isolation, false).filter((p) => p.transport === 'thread' && Object.keys(p.env).length === 0);
-  if (threads.length > 0) (require('../runtime/links') as typeof Links).prestartThreads(threads.length);
+  const links = require('../runtime/links') as typeof Links;
+  // The CLI may have started some already (early-start.ts).
+  const early = links.prestartedThreadCount();
+  const now = Math.max(0, threads.length - early);
+  if (now > 0) links.prestartThreads(now);
+  return { early, now };
 }
 
 export function releasePrestartedThreads(): void {

@@ -5,7 +5,7 @@ import { PushInputError } from '../util/errors';
 import { DataSplit, Dataset, Task, featureSize } from '../data/dataset';
 import { DataSpec, loadDataset, parseDataSpec, standardizeSplit } from '../data/specs';
 import { carveValidation } from '../data/validation-split';
-import { loadCsvInputs } from '../data/csv';
+import type * as Csv from '../data/csv';
 import type { LossName } from '../nn/losses';
 import { show } from './options';
 
@@ -194,7 +194,7 @@ export interface PredictInputs {
 export function loadPredictInputs(specText: string, stored: StoredData, which: SplitName | undefined): PredictInputs {
   const spec = parseDataSpecOption(specText);
   if (spec.kind === 'csv' && which === undefined) {
-    const inputs = loadCsvInputs(spec.path, stored.featureNames);
+    const inputs = (require('../data/csv') as typeof Csv).loadCsvInputs(spec.path, stored.featureNames); // the CSV parser loads for csv: data only
     if (!stored.featureNames && inputs.featureNames.length === 0) {
       throw new PushInputError(`${spec.path}: has no columns, expected the model's input columns`);
     }

@@ -3,19 +3,21 @@
 // failure to one line on stderr and an exit code:
 //   0 success, 1 runtime failure, 2 bad usage or input, 130 SIGINT, 143 SIGTERM.
 import '../util/compile-cache-install'; // first: the modules below load through the code cache
+import './early-start-install'; // second: a train run's device threads boot while the rest loads
 import { Command, CommanderError, Help, Option } from 'commander';
 import { PushInputError } from '../util/errors';
 import { OutputMode, removePendingTemps } from './output';
 import { InterruptedError, SIGNAL_EXIT_CODES, installBaseSignalHandlers, reportInterruptOnce } from './signals';
-import { registerDevices } from './commands/devices';
-import { registerTrain } from './commands/train';
-import { registerPredict } from './commands/predict';
-import { registerEval } from './commands/eval';
-import { registerPlot } from './commands/plot';
-import { registerCalibrate } from './commands/calibrate';
-import { registerExport } from './commands/export';
-import { registerWorker } from './commands/worker';
+import type * as Devices from './commands/devices';
+import type * as Train from './commands/train';
+import type * as Predict from './commands/predict';
+import type * as Eval from './commands/eval';
+import type * as Plot from './commands/plot';
+import type * as Calibrate from './commands/calibrate';
+import type * as Export from './commands/export';
+import type * as Worker from './commands/worker';
 import { packageVersion } from './version';
+import { releaseEarlyThreads } from './early-start';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -29,7 +31,25 @@ function outputMode(flags: CommonFlags): OutputMode {
   return { json: !!flags.json, quiet: !!flags.quiet, verbose: !!flags.verbose };
 }
 
-export function buildProgram(): Command {
+type Register = (program: Command, modeOf: (flags: CommonFlags) => OutputMode) => void;
+
+/** The commands in help order; each one's module loads only when it is registered. */
+const COMMANDS: readonly (readonly [string, () => Register])[] = [
+  ['train', () => (require('./commands/train') as typeof Train).registerTrain],
+  ['predict', () => (require('./commands/predict') as typeof Predict).registerPredict],
+  ['eval', () => (require('./commands/eval') as typeof Eval).registerEval],
+  ['plot', () => (require('./commands/plot') as typeof Plot).registerPlot],
+  ['calibrate', () => (require('./commands/calibrate') as typeof Calibrate).registerCalibrate],
+  ['export', () => (require('./commands/export') as typeof Export).registerExport],
+  ['devices', () => (require('./commands/devices') as typeof Devices).registerDevices as Register],
+  ['worker', () => (require('./commands/worker') as typeof Worker).registerWorker],
+];
+
+/**
+ * The program with every command, or with only `command` when that names one:
+ * a run loads the modules of its own command, not those of the other seven.
+ */
+export function buildProgram(command?: string): Command {
   const program = new Command();
   program
     .name('push-ens')
@@ -73,14 +93,8 @@ export function buildProgram(): Command {
       ].join('\n'),
     );
 
-  registerTrain(program, outputMode);
-  registerPredict(program, outputMode);
-  registerEval(program, outputMode);
-  registerPlot(program, outputMode);
-  registerCalibrate(program, outputMode);
-  registerExport(program, outputMode);
-  registerDevices(program, outputMode);
-  registerWorker(program);
+  const only = COMMANDS.some(([name]) => name === command) ? command : undefined;
+  for (const [name, register] of COMMANDS) if (only === undefined || name === only) register()(program, outputMode);
 
   // Subcommands inherit the error handling and output settings.
   for (const cmd of program.commands) {
@@ -105,7 +119,7 @@ function verboseRequested(argv: readonly string[]): boolean {
 
 /** Runs the CLI; resolves to the exit code. */
 export async function run(argv: readonly string[] = process.argv): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv[2]);
   const verbose = verboseRequested(argv.slice(2));
   try {
     if (argv.length <= 2) {
@@ -116,6 +130,8 @@ export async function run(argv: readonly string[] = process.argv): Promise<numbe
     return EXIT.ok;
   } catch (err) {
     return reportError(err, verbose);
+  } finally {
+    releaseEarlyThreads();
   }
 }
 

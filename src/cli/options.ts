@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { PushInputError } from '../util/errors';
 import { COMMON_DEFAULTS } from '../bayes/defaults';
 import { ALGORITHMS } from '../bayes/algorithms/registry';
+import { DEVICE_DEFAULTS } from './device-defaults';
 
 export const TASKS = ['regression', 'classification'] as const;
 
@@ -22,7 +23,7 @@ export const TRAIN_DEFAULTS = {
   /** The registry's first algorithm. */
   algo: ALGORITHMS[0].name,
   particles: COMMON_DEFAULTS.particles,
-  devices: 'cpu:0',
+  devices: DEVICE_DEFAULTS.devices,
   data: 'seed-random',
   model: 'biggerNN:10,20',
   epochs: COMMON_DEFAULTS.epochs,
@@ -30,8 +31,8 @@ export const TRAIN_DEFAULTS = {
   lr: COMMON_DEFAULTS.optimizer.lr,
   optimizer: COMMON_DEFAULTS.optimizer.type,
   seed: COMMON_DEFAULTS.seed,
-  backend: 'wasm',
-  isolation: 'thread',
+  backend: DEVICE_DEFAULTS.backend,
+  isolation: DEVICE_DEFAULTS.isolation,
   checkpointEvery: 1,
   onNan: 'stop' as NanPolicy,
   restartWorkers: 0,

@@ -6,7 +6,7 @@
 // stream is inflated with a cap on its output, and the sizes must multiply to
 // exactly the number of value bytes that follow.
 
-import * as zlib from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { PushInputError } from '../util/errors';
 import { readRegularFile } from '../util/safe-read';
 import { Dataset } from './dataset';
@@ -101,7 +101,8 @@ function decodeValues(view: DataView, offset: number, count: number, type: IdxTy
 export function inflateIfGzip(buf: Buffer, what: string): Buffer {
   if (buf.length < 2 || buf[0] !== 0x1f || buf[1] !== 0x8b) return buf;
   try {
-    return zlib.gunzipSync(buf, { maxOutputLength: MAX_IDX_BYTES });
+    // Loaded here: a run that reads no gzipped IDX file (train on anything else) need not load zlib.
+    return (require('node:zlib') as typeof Zlib).gunzipSync(buf, { maxOutputLength: MAX_IDX_BYTES });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {

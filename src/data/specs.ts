@@ -4,7 +4,7 @@
 import { PushInputError } from '../util/errors';
 import { deriveSeed } from '../util/rng';
 import { DataSplit, Dataset, Task } from './dataset';
-import { loadCsvDataset } from './csv';
+import type * as Csv from './csv';
 import { MNIST_AVAILABLE, loadMnist } from './mnist';
 import { FASHION_MNIST_TEST_AVAILABLE, FASHION_MNIST_TRAIN_AVAILABLE, loadFashionMnist } from './fashion-mnist';
 import { loadIdxDataset } from './idx';
@@ -227,7 +227,8 @@ function buildDataset(spec: Exclude<DataSpec, { kind: 'mnist' | 'fashion-mnist' 
       checkTask(spec, 'classification', task);
       return loadIdxDataset(spec.images, spec.labels, spec.text);
     case 'csv':
-      return loadCsvDataset(spec.path, { target: spec.target, task, name: spec.text });
+      // Loaded here: the CSV parser is only for csv: specs.
+      return (require('./csv') as typeof Csv).loadCsvDataset(spec.path, { target: spec.target, task, name: spec.text });
   }
 }
 

@@ -1,5 +1,6 @@
 // The worker's side of a DeviceLink: how a device worker sends and receives frames.
-import type { MessagePort } from 'node:worker_threads';
+// A worker process's socket is here; a worker thread's port is in port-endpoint.ts,
+// so that threads do not load the socket and shared-memory modules.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Socket } from 'node:net';
@@ -14,24 +15,6 @@ export interface WorkerEndpoint {
   onFrame(cb: (frame: Uint8Array) => void): void;
   /** Flushes and releases the channel. */
   end(): Promise<void>;
-}
-
-export class PortEndpoint implements WorkerEndpoint {
-  constructor(private readonly port: MessagePort) {}
-
-  send(frame: Uint8Array): void {
-    const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
-    const out = whole ? frame : frame.slice();
-    this.port.postMessage(out, [out.buffer as ArrayBuffer]);
-  }
-
-  onFrame(cb: (frame: Uint8Array) => void): void {
-    this.port.on('message', cb);
-  }
-
-  async end(): Promise<void> {
-    this.port.close();
-  }
 }
 
 export class SocketEndpoint implements WorkerEndpoint {

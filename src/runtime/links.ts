@@ -5,12 +5,15 @@
 // frames through shared memory, see stream-frames.ts).
 import { ChildProcess, spawn } from 'node:child_process';
 import { MessageChannel, MessagePort } from 'node:worker_threads';
-import * as path from 'node:path';
 import { Socket } from 'node:net';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { deviceThreadPool, takePrestartedPool, workerScript } from './thread-pools';
 import { FrameReader, FrameWriter, RelayBufferPool, release } from './stream-frames';
 import { COORDINATOR_PID_ENV, trackWorkerProcess } from './worker-processes';
 import { SPILL_DIR_ENV, clearSpillDir, coordinatorSpillDir } from './spill-dir';
+
+// The prestart API lives with the pools (thread-pools.ts), which the CLI loads before this module.
+export { prestartThreads, prestartedThreadCount, releasePrestartedThreads } from './thread-pools';
 
 export interface DeviceLink {
   /** 'nats': a device of a worker host on another machine (src/runtime/nats/link.ts). */
@@ -32,11 +35,6 @@ export interface DeviceLink {
   hold(busy: boolean): void;
   /** OS process id for process links. */
   readonly pid?: number;
-}
-
-/** Compiled worker entry points live next to this file's compiled output, in dist/workers. */
-export function workerScript(name: 'thread-entry' | 'process-entry'): string {
-  return path.resolve(__dirname, '..', '..', 'workers', `${name}.js`);
 }
 
 abstract class BaseLink {
@@ -105,54 +103,6 @@ export class ThreadLink extends BaseLink implements DeviceLink {
     this.port.close();
     await this.pool.destroy().catch(() => undefined);
   }
-}
-
-/** One thread per device, serving the device's port after its one short task, so a particle's state stays pinned to its thread. */
-function deviceThreadPool(env: Record<string, string>): Piscina {
-  return new Piscina({
-    filename: workerScript('thread-entry'),
-    minThreads: 1,
-    maxThreads: 1,
-    concurrentTasksPerWorker: 1,
-    idleTimeout: Number.MAX_SAFE_INTEGER,
-    // The thread serves its port between piscina tasks: it must not block in Atomics.wait.
-    atomics: 'disabled',
-    env: { ...process.env, ...env },
-  });
-}
-
-const prestarted: { pool: Piscina; expiry: NodeJS.Timeout }[] = [];
-
-/**
- * Starts `count` device threads (no extra environment) before their coordinator
- * exists: each loads its modules, tfjs most of all, while this thread still
- * loads its own and prepares data. The next ThreadLinks take them; threads not
- * taken within `unusedMs` are ended.
- */
-export function prestartThreads(count: number, unusedMs = 10_000): void {
-  for (let i = 0; i < count; i++) {
-    const entry = { pool: deviceThreadPool({}), expiry: setTimeout(() => releasePrestartedThreads(), unusedMs).unref() };
-    prestarted.push(entry);
-  }
-}
-
-/** Ends the prestarted threads no link has taken (after a run failed before its workers started). */
-export function releasePrestartedThreads(): void {
-  for (const { pool, expiry } of prestarted.splice(0)) {
-    clearTimeout(expiry);
-    pool.destroy().catch(() => undefined);
-  }
-}
-
-function takePrestartedPool(): Piscina | undefined {
-  const entry = prestarted.shift();
-  if (entry) clearTimeout(entry.expiry);
-  return entry?.pool;
-}
-
-/** Prestarted threads not yet taken (for tests). */
-export function prestartedThreadCount(): number {
-  return prestarted.length;
 }
 
 export class ProcessLink extends BaseLink implements DeviceLink {

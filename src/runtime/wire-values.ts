@@ -16,7 +16,7 @@
 // Map, Set) travel as instances of private classes packed as msgpackr
 // extensions, so no user object can be mistaken for one.
 import { types } from 'node:util';
-import { addExtension } from 'msgpackr';
+import { addExtension } from './msgpackr';
 import { PushInputError, describeValue } from '../util/errors';
 
 export type TypedArray =

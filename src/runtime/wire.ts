@@ -10,7 +10,7 @@
 // binaries byte by byte (~200 MB/s here), while one memcpy per segment runs at
 // several GB/s and the receiver gets zero-copy views. Which values a body may
 // hold, and how they map onto msgpackr, is wire-values.ts's business.
-import { Packr } from 'msgpackr';
+import { Packr } from './msgpackr';
 import { FrameParts, joinFrame } from './frame-parts';
 import { TYPED_ARRAY_CTORS, TensorHooks, TypedArray, liftValue, lowerValue, typedArrayName } from './wire-values';
 

@@ -1,11 +1,13 @@
 // Which NVIDIA GPUs this machine shows, without loading TensorFlow.js: for
 // `push-ens devices` and for the error when cuda:N cannot run.
-import { execFileSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import * as fs from 'node:fs';
 
 /** GPU names from `nvidia-smi -L`, else the driver's /proc entries, else none. */
 export function listGpus(): string[] {
   try {
+    // Required here: worker plans (and the CLI's early thread start) load this module, and rarely list GPUs.
+    const { execFileSync } = require('node:child_process') as typeof ChildProcess;
     const out = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
     return out
       .split('\n')

@@ -18,9 +18,10 @@ const REEXPORTED_ONLY = new Set(['@tensorflow/tfjs-layers', '@tensorflow/tfjs-co
 let gradientsRegistered = false;
 
 /**
- * Registers tfjs's gradients, once. Called by useBackend and before any autodiff,
- * not at import: the coordinator thread imports `tf` but never differentiates,
- * and the bundle takes about 70 ms of CPU to load.
+ * Registers tfjs's gradients, once, on the first autodiff (see
+ * registerGradientsOnFirstUse), not at import: the bundle takes 55-80 ms of
+ * CPU to load, and neither the coordinator's thread nor a device training with
+ * our explicit backward passes (dense, conv) ever differentiates.
  */
 export function ensureGradients(): void {
   if (gradientsRegistered) return;
@@ -39,7 +40,25 @@ export function ensureGradients(): void {
   }
 }
 
-require('@tensorflow/tfjs-backend-cpu');
+/**
+ * Every autodiff entry point (tf.grad, grads, valueAndGrad(s), variableGrads,
+ * Optimizer.minimize, tfjs-layers' fit) runs through the engine's gradients(),
+ * and tfjs looks a kernel's gradient up only while that call records its tape:
+ * registering the gradients at its first call is as good as at import.
+ */
+function registerGradientsOnFirstUse(): void {
+  const engine = tf.engine() as unknown as { gradients: (...args: unknown[]) => unknown };
+  engine.gradients = function (this: unknown, ...args: unknown[]): unknown {
+    delete (engine as Partial<typeof engine>).gradients; // the prototype's method from now on
+    ensureGradients();
+    return engine.gradients.apply(this, args);
+  };
+}
+
+registerGradientsOnFirstUse();
+// Registered at import, wasm is the backend tfjs would pick by itself (and fail to
+// use before tf.ready()); every thread chooses its backend with useBackend, which
+// loads the cpu backend (about 15 ms of CPU) only when it is the one chosen.
 require('@tensorflow/tfjs-backend-wasm');
 
 export { tf };
@@ -50,7 +69,7 @@ let quieted = false;
 
 /** Select and initialise a backend in this thread or process. */
 export async function useBackend(name: BackendName, opts: { gpu?: boolean } = {}): Promise<void> {
-  ensureGradients();
+  if (name === 'cpu') require('@tensorflow/tfjs-backend-cpu');
   if (!quieted) {
     // PROD silences tfjs's banner recommending tfjs-node (we choose backends
     // ourselves) and skips its per-kernel debug checks. (IS_TEST would also

@@ -355,7 +355,8 @@ export async function runTrain(flags: TrainFlags, mode: OutputMode): Promise<voi
   const batchSize = checkBatchSize(plan.batchSize, train, plan.batchSizeExplicit);
   const devices: DeviceChoice = await resolveDevices(flags, stored?.devices);
   for (const warning of deviceWarnings(devices.devices, plan.particles)) log.warn(warning);
-  prestartDeviceThreads(devices);
+  const prestarted = prestartDeviceThreads(devices);
+  log.debug(`device threads: ${prestarted.early} started at launch, ${prestarted.now} now`);
 
   const storedData: StoredData = {
     spec: plan.data.spec,

@@ -49,9 +49,9 @@ function makeLoss(core: Core): Loss {
     ...core,
     // tidy: label conversion makes intermediates (reshape, cast, oneHot) that callers never see.
     prepareTarget: (y, outputSize) => tf.tidy(() => core.prepareTarget(y, outputSize)),
-    value: (pred, y) => tf.tidy(() => core.valueOf(pred, core.prepareTarget(y, outWidth(pred))).reshape([])) as tf.Scalar,
+    value: (pred, y) => tf.tidy(() => tf.reshape(core.valueOf(pred, core.prepareTarget(y, outWidth(pred))), [])) as tf.Scalar,
     gradOutput: (pred, y) => tf.tidy(() => core.gradOf(pred, core.prepareTarget(y, outWidth(pred)))),
-    perExample: (pred, y) => tf.tidy(() => core.perExampleOf(pred, core.prepareTarget(y, outWidth(pred))).reshape([-1])) as tf.Tensor1D,
+    perExample: (pred, y) => tf.tidy(() => tf.reshape(core.perExampleOf(pred, core.prepareTarget(y, outWidth(pred))), [-1])) as tf.Tensor1D,
   };
 }
 

@@ -18,7 +18,8 @@ const REEXPORTED_ONLY = new Set(['@tensorflow/tfjs-layers', '@tensorflow/tfjs-co
 let gradientsRegistered = false;
 
 /**
- * Registers tfjs's gradients, once, on the first autodiff (see
+ * Registers tfjs's gradients and chained ops (by loading the union bundle), once,
+ * on the first autodiff or chained op (see
  * registerGradientsOnFirstUse), not at import: the bundle takes 55-80 ms of
  * CPU to load, and neither the coordinator's thread nor a device training with
  * our explicit backward passes (dense, conv) ever differentiates.
@@ -55,7 +56,47 @@ function registerGradientsOnFirstUse(): void {
   };
 }
 
+/**
+ * The chained ops (t.reshape(...), t.sum(), ...) that the union bundle adds to
+ * Tensor.prototype (tfjs 4.22; test/util/tf.test.ts checks the list against the
+ * bundle). push-ens's own code calls the tf.* functions, so a thread that never
+ * uses a chained op never pays for the bundle; user code that does gets it on
+ * first use, transparently.
+ */
+const CHAINED_OPS = `
+abs acos acosh add all any argMax argMin as1D as2D as3D as4D as5D asScalar asType asin asinh atan
+atan2 atanh batchNorm batchToSpaceND broadcastTo cast ceil clipByValue concat conv1d conv2d cos cosh
+cumprod cumsum depthToSpace div divNoNan dot elu equal erf euclideanNorm exp expandDims expm1 fft
+flatten floor floorDiv gather greater greaterEqual ifft irfft isFinite isInf isNaN leakyRelu less
+lessEqual log log1p logSigmoid logSoftmax logSumExp logicalAnd logicalNot logicalOr logicalXor
+matMul max maximum mean min minimum mirrorPad mod mul neg norm notEqual oneHot onesLike pad pool pow
+prelu prod reciprocal relu relu6 reshape reshapeAs reverse rfft round rsqrt selu sigmoid sign sin
+sinh slice softmax softplus spaceToBatchND split sqrt square squaredDifference squeeze stack step
+stridedSlice sub sum tan tanh tile toBool toFloat toInt topk transpose unique unstack where
+zerosLike
+`.trim().split(/\s+/);
+
+/** Makes each chained op load the union bundle (ensureGradients) when first read. */
+function loadChainedOpsOnFirstUse(): void {
+  const proto = tf.Tensor.prototype as unknown as Record<string, unknown>;
+  for (const name of CHAINED_OPS) {
+    if (Object.prototype.hasOwnProperty.call(proto, name)) continue;
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get() {
+        ensureGradients();
+        return Object.getOwnPropertyDescriptor(proto, name)?.value;
+      },
+      // The bundle assigns each op: replace this accessor with the plain method.
+      set(method: unknown) {
+        Object.defineProperty(proto, name, { value: method, writable: true, configurable: true });
+      },
+    });
+  }
+}
+
 registerGradientsOnFirstUse();
+loadChainedOpsOnFirstUse();
 // Registered at import, wasm is the backend tfjs would pick by itself (and fail to
 // use before tf.ready()); every thread chooses its backend with useBackend, which
 // loads the cpu backend (about 15 ms of CPU) only when it is the one chosen.

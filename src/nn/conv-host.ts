@@ -108,35 +108,75 @@ export function col2im(dcols: Float32Array, g: Window2d): Float32Array {
 /**
  * Gradient of a 'valid' max pool: each output's gradient goes to the first input of its
  * window (in row-major window order, tfjs's choice on ties) that equals the pooled value.
- * With reluBelow, only where pooled > 0: the mask of a relu right below the pool (relu(z)
- * at the argmax is > 0 exactly when the pooled value is). The forward pass is tfjs's
- * maxPool (XNNPACK on wasm, ~10x faster than a JS loop, whose compares mispredict).
+ * The forward pass is tfjs's maxPool (XNNPACK on wasm, ~10x faster than a JS loop, whose
+ * compares mispredict).
  */
-export function maxPoolBackward(dy: Float32Array, x: Float32Array, pooled: Float32Array, g: Window2d, reluBelow: boolean): Float32Array {
-  const { batch, inH, inW, channels: C, kh, kw, sh, sw, outH, outW } = g;
+export function maxPoolBackward(dy: Float32Array, x: Float32Array, pooled: Float32Array, g: Window2d): Float32Array {
   const dx = new Float32Array(x.length);
+  maxPoolBackwardInto(dy, x, pooled, g, undefined, { dz: dx });
+  return dx;
+}
+
+/** Where maxPoolBackwardInto writes the gradient of the conv below the pool. */
+export interface PoolGradOut {
+  /** [B, inH, inW, C], the pool input's layout. */
+  dz?: Float32Array;
+  /** [inH, inW, B, C]: the filter of the conv that gives a stride-1 filter gradient. */
+  dzT?: Float32Array;
+  /** Per-channel sums of the gradient: the conv's bias gradient. */
+  sums?: Float64Array;
+}
+
+/**
+ * maxPoolBackward for a pool right above a conv whose fused activation `act` made the pool's
+ * input x: the gradient only reaches each window's argmax, so act'(x) is needed there alone
+ * (x at the argmax is the pooled value). Writes the conv's pre-activation gradient in the
+ * layouts asked for, and its per-channel sums, in one pass over the pooled outputs.
+ */
+export function maxPoolBackwardInto(dy: Float32Array, x: Float32Array, pooled: Float32Array, g: Window2d, act: 'relu' | 'sigmoid' | 'elu' | undefined, out: PoolGradOut): void {
+  const { batch: B, inH, inW, channels: C, kh, kw, sh, sw, outH, outW } = g;
+  const { dz, dzT, sums } = out;
+  dz?.fill(0);
+  dzT?.fill(0);
+  sums?.fill(0);
+  const relu = act === 'relu';
+  const two = kh === 2 && kw === 2;
+  const rowStride = inW * C;
   let o = 0;
-  for (let b = 0; b < batch; b++) {
+  for (let b = 0; b < B; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
         const base = ((b * inH + oy * sh) * inW + ox * sw) * C;
         for (let c = 0; c < C; c++, o++) {
+          const d = dy[o];
           const m = pooled[o];
-          if (dy[o] === 0 || (reluBelow && !(m > 0))) continue;
-          search: for (let i = 0; i < kh; i++) {
-            for (let j = 0; j < kw; j++) {
-              const k = base + (i * inW + j) * C + c;
-              if (x[k] === m) {
-                dx[k] += dy[o];
-                break search;
+          if (d === 0 || (relu && !(m > 0))) continue;
+          // w: the argmax's place in the window, row-major; -1 if none (NaN).
+          let w = -1;
+          const k0 = base + c;
+          if (two) {
+            w = x[k0] === m ? 0 : x[k0 + C] === m ? 1 : x[k0 + rowStride] === m ? 2 : x[k0 + rowStride + C] === m ? 3 : -1;
+          } else {
+            search: for (let i = 0; i < kh; i++) {
+              for (let j = 0; j < kw; j++) {
+                if (x[k0 + i * rowStride + j * C] === m) {
+                  w = i * kw + j;
+                  break search;
+                }
               }
             }
           }
+          if (w < 0) continue;
+          const i = (w / kw) | 0;
+          const j = w - i * kw;
+          const v = act === 'sigmoid' ? d * (m * (1 - m)) : act === 'elu' && !(m >= 0) ? d * (m + 1) : d;
+          if (dz) dz[k0 + i * rowStride + j * C] += v;
+          if (dzT) dzT[(((oy * sh + i) * inW + ox * sw + j) * B + b) * C + c] += v;
+          if (sums) sums[c] += v;
         }
       }
     }
   }
-  return dx;
 }
 
 /** Average pool ('valid' windows) forward (grad = false) or its gradient (x = dy, grad = true). */

@@ -23,7 +23,7 @@ import { dropoutMask } from './dropout';
 import { activationGrad, applyActivation } from './activations';
 import type { Network, PlanStep } from './network';
 import { reshapeInput } from './shapes';
-import { PoolGradOut, Window2d, avgPool, col2im, im2colT, maxPoolBackward, maxPoolBackwardInto, transpose2d, windowOf } from './conv-host';
+import { PoolGradOut, Window2d, avgPool, batchToThird, col2im, im2colT, maxPoolBackward, maxPoolBackwardInto, transpose2d, windowOf } from './conv-host';
 import { peek, scratch } from './host-io';
 
 /** A value held on the backend, on the host, or both; each side made on first use. */
@@ -342,18 +342,6 @@ function channelSums(x: Float32Array, C: number): Float64Array {
     sums[c] = acc;
   }
   return sums;
-}
-
-/** x [B, P, C] as [P, B, C] (a conv's dz as the filter of its stride-1 filter gradient). */
-function batchToThird(x: Float32Array, B: number, P: number, C: number, out: Float32Array): Float32Array {
-  for (let b = 0; b < B; b++) {
-    for (let p = 0; p < P; p++) {
-      const src = (b * P + p) * C;
-      const dst = (p * B + b) * C;
-      for (let c = 0; c < C; c++) out[dst + c] = x[src + c];
-    }
-  }
-  return out;
 }
 
 type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];

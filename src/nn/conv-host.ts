@@ -134,13 +134,22 @@ export interface PoolGradOut {
  * layouts asked for, and its per-channel sums, in one pass over the pooled outputs.
  */
 export function maxPoolBackwardInto(dy: Float32Array, x: Float32Array, pooled: Float32Array, g: Window2d, act: 'relu' | 'sigmoid' | 'elu' | undefined, out: PoolGradOut): void {
-  const { batch: B, inH, inW, channels: C, kh, kw, sh, sw, outH, outW } = g;
-  const { dz, dzT, sums } = out;
+  const { dz, dzT } = out;
+  const sums = out.sums ?? new Float64Array(g.channels);
+  sums.fill(0);
+  const kind = act === 'relu' ? RELU : act === 'sigmoid' ? SIGMOID : act === 'elu' ? ELU : LINEAR;
+  if (g.kh === 2 && g.kw === 2) {
+    if (dz) {
+      pool2x2Grad(dy, x, pooled, g, kind, dz, false, sums);
+      if (dzT) batchToThird(dz, g.batch, g.inH * g.inW, g.channels, dzT);
+    } else if (dzT) {
+      pool2x2Grad(dy, x, pooled, g, kind, dzT, true, sums);
+    }
+    return;
+  }
   dz?.fill(0);
   dzT?.fill(0);
-  sums?.fill(0);
-  const relu = act === 'relu';
-  const two = kh === 2 && kw === 2;
+  const { batch: B, inH, inW, channels: C, kh, kw, sh, sw, outH, outW } = g;
   const rowStride = inW * C;
   let o = 0;
   for (let b = 0; b < B; b++) {
@@ -148,35 +157,90 @@ export function maxPoolBackwardInto(dy: Float32Array, x: Float32Array, pooled: F
       for (let ox = 0; ox < outW; ox++) {
         const base = ((b * inH + oy * sh) * inW + ox * sw) * C;
         for (let c = 0; c < C; c++, o++) {
-          const d = dy[o];
           const m = pooled[o];
-          if (d === 0 || (relu && !(m > 0))) continue;
+          const v = dy[o] * actScale(kind, m);
+          if (v === 0) continue;
           // w: the argmax's place in the window, row-major; -1 if none (NaN).
           let w = -1;
           const k0 = base + c;
-          if (two) {
-            w = x[k0] === m ? 0 : x[k0 + C] === m ? 1 : x[k0 + rowStride] === m ? 2 : x[k0 + rowStride + C] === m ? 3 : -1;
-          } else {
-            search: for (let i = 0; i < kh; i++) {
-              for (let j = 0; j < kw; j++) {
-                if (x[k0 + i * rowStride + j * C] === m) {
-                  w = i * kw + j;
-                  break search;
-                }
+          search: for (let i = 0; i < kh; i++) {
+            for (let j = 0; j < kw; j++) {
+              if (x[k0 + i * rowStride + j * C] === m) {
+                w = i * kw + j;
+                break search;
               }
             }
           }
           if (w < 0) continue;
           const i = (w / kw) | 0;
           const j = w - i * kw;
-          const v = act === 'sigmoid' ? d * (m * (1 - m)) : act === 'elu' && !(m >= 0) ? d * (m + 1) : d;
           if (dz) dz[k0 + i * rowStride + j * C] += v;
           if (dzT) dzT[(((oy * sh + i) * inW + ox * sw + j) * B + b) * C + c] += v;
-          if (sums) sums[c] += v;
+          sums[c] += v;
         }
       }
     }
   }
+}
+
+const LINEAR = 0;
+const RELU = 1;
+const SIGMOID = 2;
+const ELU = 3;
+
+/** act'(y) from the activation's output y (0 for relu at y <= 0, and for NaN). */
+function actScale(kind: number, y: number): number {
+  if (kind === RELU) return +(y > 0);
+  if (kind === SIGMOID) return y * (1 - y);
+  if (kind === ELU) return y >= 0 ? 1 : y + 1;
+  return 1;
+}
+
+/**
+ * The 2x2 window case of maxPoolBackwardInto, into one layout: out is [B, inH, inW, C], or
+ * with transposed [inH, inW, B, C] (then the loop runs over window positions outside and
+ * the batch inside, so its writes are sequential). The argmax is found without branches
+ * (w counts the leading misses): a data-dependent branch there mispredicts about half the
+ * time and doubles the loop's cost. If no input equals the pooled value (NaN), the last
+ * one gets the gradient.
+ */
+function pool2x2Grad(dy: Float32Array, x: Float32Array, pooled: Float32Array, g: Window2d, kind: number, out: Float32Array, transposed: boolean, sums: Float64Array): void {
+  const { batch: B, inH, inW, channels: C, sh, sw, outH, outW } = g;
+  out.fill(0);
+  const rs = inW * C;
+  const BC = B * C;
+  // Offsets of the window's four inputs, in x and in out.
+  const offX = Int32Array.of(0, C, rs, rs + C);
+  const offOut = transposed ? Int32Array.of(0, BC, inW * BC, inW * BC + BC) : offX;
+  for (let p = 0; p < outH * outW; p++) {
+    const oy = (p / outW) | 0;
+    const ox = p - oy * outW;
+    for (let b = 0; b < B; b++) {
+      const o0 = ((b * outH + oy) * outW + ox) * C;
+      const x0 = ((b * inH + oy * sh) * inW + ox * sw) * C;
+      const t0 = transposed ? ((oy * sh * inW + ox * sw) * B + b) * C : x0;
+      for (let c = 0; c < C; c++) {
+        const m = pooled[o0 + c];
+        const v = dy[o0 + c] * actScale(kind, m);
+        const k = x0 + c;
+        const w = +(x[k] !== m) * (1 + +(x[k + C] !== m) * (1 + +(x[k + rs] !== m)));
+        out[t0 + c + offOut[w]] += v;
+        sums[c] += v;
+      }
+    }
+  }
+}
+
+/** x [B, P, C] as [P, B, C] (a conv's dz as the filter of its stride-1 filter gradient). */
+export function batchToThird(x: Float32Array, B: number, P: number, C: number, out: Float32Array): Float32Array {
+  for (let b = 0; b < B; b++) {
+    for (let p = 0; p < P; p++) {
+      const src = (b * P + p) * C;
+      const dst = (p * B + b) * C;
+      for (let c = 0; c < C; c++) out[dst + c] = x[src + c];
+    }
+  }
+  return out;
 }
 
 /** Average pool ('valid' windows) forward (grad = false) or its gradient (x = dy, grad = true). */

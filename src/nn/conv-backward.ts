@@ -23,7 +23,7 @@ import { dropoutMask } from './dropout';
 import { activationGrad, applyActivation } from './activations';
 import type { Network, PlanStep } from './network';
 import { reshapeInput } from './shapes';
-import { PoolGradOut, Window2d, avgPool, batchToThird, col2im, im2colT, maxPoolBackward, maxPoolBackwardInto, transpose2d, windowOf } from './conv-host';
+import { PoolGradOut, Window2d, avgPool, col2im, im2colT, maxPoolBackward, maxPoolBackwardInto, transpose2d, windowOf } from './conv-host';
 import { peek, scratch } from './host-io';
 
 /** A value held on the backend, on the host, or both; each side made on first use. */
@@ -256,10 +256,14 @@ interface DzParts {
   bias: Float64Array;
 }
 
-/** What convBackward reads, given the layer's place: dz for an input gradient or strides > 1, dzT for stride 1. */
+/**
+ * What convBackward reads, given the layer's place: dz for an input gradient or strides > 1;
+ * else (stride 1, the first layer) dzT alone. From dz, convBackward makes dzT with wasm's transpose.
+ */
 function wants(step: ConvStep, needInput: boolean): { dz: boolean; dzT: boolean } {
   const stride1 = step.strides[0] === 1 && step.strides[1] === 1;
-  return { dz: needInput || !stride1, dzT: stride1 };
+  const dz = needInput || !stride1;
+  return { dz, dzT: stride1 && !dz };
 }
 
 /** A max pool's gradient, written as the DzParts of the conv (plan step `at`) under it. */
@@ -278,15 +282,14 @@ function poolIntoConv(conv: ConvStep, pool: Saved, d: Act, at: number, needInput
 
 /** DzParts from the gradient d of a conv's (activated) output. */
 function dzParts(step: ConvStep, s: Saved, d: Act, at: number): DzParts {
+  // Always dz: convBackward transposes it on the backend when it needs dzT.
   const g = s.window!;
   const outC = d.shape[3];
   const n = g.batch * g.outH * g.outW * outC;
   const dz = scratch(`conv${at}:dz`, n);
   dz.set(d.peek());
   if (step.activation) hostActivationGrad(step.activation, dz, s.output.peek());
-  const bias = channelSums(dz, outC);
-  if (!(step.strides[0] === 1 && step.strides[1] === 1)) return { dz, bias };
-  return { dz, dzT: batchToThird(dz, g.batch, g.outH * g.outW, outC, scratch(`conv${at}:dzT`, n)), bias };
+  return { dz, bias: channelSums(dz, outC) };
 }
 
 function convBackward(
@@ -307,11 +310,16 @@ function convBackward(
   gradRow.set(parts.bias, network.layout[step.param + 1].offset);
   const input = sharedInput ?? filterGradInput(s.input, g);
   const wOffset = network.layout[step.param].offset;
+  const dShape = [g.batch, g.outH, g.outW, outC] as [number, number, number, number];
+  const dzTensor = parts.dz ? tf.tensor4d(parts.dz, dShape) : undefined;
   if (stride1) {
     // dW[i,j,c,o] = sum over b,y,x of xpad[b,y+i,x+j,c] dz[b,y,x,o]: a conv of x^T [C,H,W,B]
     // with dz as the filter [outH, outW, B, outC], giving [C, kh, kw, outC]. XNNPACK runs
     // it ~3x faster than im2col^T @ dz with the im2col built on the host.
-    const dzFilter = tf.tensor4d(parts.dzT!, [g.outH, g.outW, g.batch, outC]);
+    const filterShape: [number, number, number, number] = [g.outH, g.outW, g.batch, outC];
+    const dzFilter = parts.dzT
+      ? tf.tensor4d(parts.dzT, filterShape)
+      : tf.reshape<tf.Rank.R4>(tf.transpose(tf.reshape(dzTensor!, [g.batch, g.outH * g.outW, outC]), [1, 0, 2]), filterShape);
     const padBottom = g.kh + g.outH - 1 - g.inH - g.padTop;
     const padRight = g.kw + g.outW - 1 - g.inW - g.padLeft;
     const pad = explicitPad(g.padTop, padBottom, g.padLeft, padRight);
@@ -321,15 +329,14 @@ function convBackward(
       for (let ij = 0; ij < khkw; ij++) gradRow.set(dW.subarray((c * khkw + ij) * outC, (c * khkw + ij + 1) * outC), wOffset + (ij * g.channels + c) * outC);
     }
   } else {
-    gradRow.set(peek(tf.matMul(input, tf.tensor(parts.dz!, [rows, outC]))), wOffset);
+    gradRow.set(peek(tf.matMul(input, tf.reshape(dzTensor!, [rows, outC]))), wOffset);
   }
   if (!needInput) return new Act(s.input.shape, new Float32Array(0));
   const filter = hostParam(step.param);
-  const dShape = [g.batch, g.outH, g.outW, outC];
-  if (stride1) return new Act(s.input.shape, inputGradByConv(parts.dz!, dShape, filter, g));
+  if (stride1) return new Act(s.input.shape, inputGradByConv(dzTensor!, filter, g));
   // dcols = dz @ W^T, then col2im.
   const wT = tf.tensor(transpose2d(filter, K, outC), [outC, K]);
-  const dcols = peek(tf.matMul(tf.tensor(parts.dz!, [rows, outC]), wT));
+  const dcols = peek(tf.matMul(tf.reshape(dzTensor!, [rows, outC]), wT));
   return new Act(s.input.shape, col2im(dcols, g));
 }
 
@@ -353,9 +360,9 @@ function explicitPad(top: number, bottom: number, left: number, right: number): 
  * Stride-1 input gradient as a forward conv: dx = conv(dy padded by k-1-pad, W flipped in
  * space with its channel axes swapped).
  */
-function inputGradByConv(dz: Float32Array, dShape: number[], filter: Float32Array, g: Window2d): tf.Tensor {
+function inputGradByConv(dz: tf.Tensor4D, filter: Float32Array, g: Window2d): tf.Tensor {
   const { kh, kw, channels: C } = g;
-  const outC = dShape[3];
+  const outC = dz.shape[3];
   const flipped = new Float32Array(filter.length);
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
@@ -368,7 +375,7 @@ function inputGradByConv(dz: Float32Array, dShape: number[], filter: Float32Arra
   const left = kw - 1 - g.padLeft;
   const bottom = g.inH - g.outH + kh - 1 - top;
   const right = g.inW - g.outW + kw - 1 - left;
-  return tf.conv2d(tf.tensor4d(dz, dShape as [number, number, number, number]), tf.tensor4d(flipped, [kh, kw, outC, C]), 1, explicitPad(top, bottom, left, right));
+  return tf.conv2d(dz, tf.tensor4d(flipped, [kh, kw, outC, C]), 1, explicitPad(top, bottom, left, right));
 }
 
 /** dz *= activation'(y), in place, from the activation's output y. */

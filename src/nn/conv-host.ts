@@ -198,8 +198,7 @@ function actScale(kind: number, y: number): number {
 
 /**
  * The 2x2 window case of maxPoolBackwardInto, into one layout: out is [B, inH, inW, C], or
- * with transposed [inH, inW, B, C] (then the loop runs over window positions outside and
- * the batch inside, so its writes are sequential). The argmax is found without branches
+ * with transposed [inH, inW, B, C]. The argmax is found without branches
  * (w counts the leading misses): a data-dependent branch there mispredicts about half the
  * time and doubles the loop's cost. If no input equals the pooled value (NaN), the last
  * one gets the gradient.
@@ -212,10 +211,15 @@ function pool2x2Grad(dy: Float32Array, x: Float32Array, pooled: Float32Array, g:
   // Offsets of the window's four inputs, in x and in out.
   const offX = Int32Array.of(0, C, rs, rs + C);
   const offOut = transposed ? Int32Array.of(0, BC, inW * BC, inW * BC + BC) : offX;
-  for (let p = 0; p < outH * outW; p++) {
-    const oy = (p / outW) | 0;
-    const ox = p - oy * outW;
-    for (let b = 0; b < B; b++) {
+  // Batch outside for [B, inH, inW, C], inside for the transposed layout: sequential writes.
+  const P = outH * outW;
+  const [U, V] = transposed ? [P, B] : [B, P];
+  for (let u = 0; u < U; u++) {
+    for (let v = 0; v < V; v++) {
+      const b = transposed ? v : u;
+      const p = transposed ? u : v;
+      const oy = (p / outW) | 0;
+      const ox = p - oy * outW;
       const o0 = ((b * outH + oy) * outW + ox) * C;
       const x0 = ((b * inH + oy * sh) * inW + ox * sw) * C;
       const t0 = transposed ? ((oy * sh * inW + ox * sw) * B + b) * C : x0;

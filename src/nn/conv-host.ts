@@ -205,12 +205,15 @@ function actScale(kind: number, y: number): number {
  */
 function pool2x2Grad(dy: Float32Array, x: Float32Array, pooled: Float32Array, g: Window2d, kind: number, out: Float32Array, transposed: boolean, sums: Float64Array): void {
   const { batch: B, inH, inW, channels: C, sh, sw, outH, outW } = g;
-  out.fill(0);
+  // Windows that tile the input exactly: every element of out is written once, no fill pass.
+  const tiles = sh === 2 && sw === 2 && inH === 2 * outH && inW === 2 * outW;
+  if (!tiles) out.fill(0);
   const rs = inW * C;
   const BC = B * C;
   // Offsets of the window's four inputs, in x and in out.
   const offX = Int32Array.of(0, C, rs, rs + C);
   const offOut = transposed ? Int32Array.of(0, BC, inW * BC, inW * BC + BC) : offX;
+  const [o1, o2, o3] = [offOut[1], offOut[2], offOut[3]];
   // Batch outside for [B, inH, inW, C], inside for the transposed layout: sequential writes.
   const P = outH * outW;
   const [U, V] = transposed ? [P, B] : [B, P];
@@ -225,11 +228,19 @@ function pool2x2Grad(dy: Float32Array, x: Float32Array, pooled: Float32Array, g:
       const t0 = transposed ? ((oy * sh * inW + ox * sw) * B + b) * C : x0;
       for (let c = 0; c < C; c++) {
         const m = pooled[o0 + c];
-        const v = dy[o0 + c] * actScale(kind, m);
+        const val = dy[o0 + c] * actScale(kind, m);
         const k = x0 + c;
         const w = +(x[k] !== m) * (1 + +(x[k + C] !== m) * (1 + +(x[k + rs] !== m)));
-        out[t0 + c + offOut[w]] += v;
-        sums[c] += v;
+        const t = t0 + c;
+        if (tiles) {
+          out[t] = val * +(w === 0);
+          out[t + o1] = val * +(w === 1);
+          out[t + o2] = val * +(w === 2);
+          out[t + o3] = val * +(w === 3);
+        } else {
+          out[t + offOut[w]] += val;
+        }
+        sums[c] += val;
       }
     }
   }

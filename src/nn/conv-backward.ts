@@ -241,7 +241,8 @@ function denseBackward(
   // wasm's matMul with a transpose flag leaves XNNPACK.
   const inputT = tf.transpose(s.input.tensor());
   gradRow.set(peek(tf.matMul(inputT, dz)), network.layout[step.param].offset);
-  gradRow.set(peek(tf.sum(dz, 0)), network.layout[step.param + 1].offset);
+  // On the host: wasm's Sum over axis 0 transposes first, ~0.3 ms for [128, 120].
+  gradRow.set(channelSums(peek(dz), step.outSize), network.layout[step.param + 1].offset);
   if (!needInput) return d;
   const wT = tf.transpose(params[step.param]);
   return new Act([batch, inSize], tf.matMul(dz, wT));

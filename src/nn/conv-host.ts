@@ -1,8 +1,9 @@
 // Host (plain JS, Float32Array) kernels for the explicit conv backward pass:
-// im2col written transposed, col2im, the max-pool gradient, average pooling.
-// Measured on wasm (perf-notes): tfjs's maxPool gradient takes ~20 ms for
-// LeNet's first pool and its conv gradients run at 1-2 GFLOPS; these loops do
-// the same work in ~1 ms and leave the FLOPs to wasm's 2-D matmul.
+// im2col written transposed, col2im, the max-pool gradient (fused with the
+// derivative of the conv activation below it, see maxPoolBackwardInto), average
+// pooling. Measured on wasm (perf-notes): tfjs's maxPool gradient takes ~20 ms
+// for LeNet's first pool and its conv gradients run at 1-2 GFLOPS; these loops
+// do the same work in ~1-2 ms and leave the FLOPs to wasm's kernels.
 // All images are NHWC, row-major.
 
 /** Geometry of one conv or pool window over an NHWC batch. */

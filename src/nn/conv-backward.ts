@@ -9,9 +9,11 @@
 //     (wasm's matMul leaves XNNPACK when asked to transpose);
 //   - input gradient, stride 1: a forward conv of dy with the flipped filter
 //     (the fast kernel again); other strides: (dy @ W^T) then col2im on the host;
-//   - max pooling forward is tfjs's; its gradient, the fused activation's mask
-//     and the bias gradient run as plain JS loops over host copies.
-// Values move between host and backend lazily (see Act), at most once each way.
+//   - max pooling forward is tfjs's; its gradient, the derivative of the fused
+//     activation of the conv below and that conv's bias gradient run as one JS
+//     loop, which writes dz straight in the layouts the conv's gradients read.
+// Values move between host and backend lazily (see Act), at most once each way;
+// host loops read tensors in place and write into reused scratch (host-io.ts).
 // The first layer's im2col depends only on the batch, so a ParticleGroup builds
 // it once per step for all its particles (ConvBatch).
 // Gradients equal autodiff's to float rounding.
@@ -21,7 +23,8 @@ import { dropoutMask } from './dropout';
 import { activationGrad, applyActivation } from './activations';
 import type { Network, PlanStep } from './network';
 import { reshapeInput } from './shapes';
-import { Window2d, avgPool, col2im, im2colT, maxPoolBackward, transpose2d, windowOf } from './conv-host';
+import { PoolGradOut, Window2d, avgPool, col2im, im2colT, maxPoolBackward, maxPoolBackwardInto, transpose2d, windowOf } from './conv-host';
+import { peek, scratch } from './host-io';
 
 /** A value held on the backend, on the host, or both; each side made on first use. */
 class Act {
@@ -39,9 +42,9 @@ class Act {
     this.t ??= tf.tensor(this.h!, this.shape, 'float32');
     return this.t;
   }
-  host(): Float32Array {
-    this.h ??= this.t!.dataSync() as Float32Array;
-    return this.h;
+  /** Read-only values, to be read at once (see host-io's peek). */
+  peek(): Float32Array {
+    return this.h ?? peek(this.t!);
   }
   reshaped(shape: number[]): Act {
     return this.h ? new Act(shape, this.h) : new Act(shape, tf.reshape(this.t!, shape));
@@ -81,7 +84,7 @@ export function convBatch(network: Network, x: tf.Tensor): ConvBatch {
  */
 function filterGradInput(x: Act, g: Window2d): tf.Tensor {
   if (g.sh === 1 && g.sw === 1) return tf.transpose(x.tensor(), [3, 1, 2, 0]);
-  return tf.tensor(im2colT(x.host(), g), [g.kh * g.kw * g.channels, g.batch * g.outH * g.outW]);
+  return tf.tensor(im2colT(x.peek(), g), [g.kh * g.kw * g.channels, g.batch * g.outH * g.outW]);
 }
 
 interface Saved {
@@ -96,6 +99,8 @@ export interface ConvOptions {
   dropoutSeed: number;
   /** Added to the output [B, k] before the loss. */
   outputOffset?: tf.Tensor;
+  /** The host row `params` were made from (network.layout order): weights are read from it, not downloaded. */
+  paramRow?: Float32Array;
 }
 
 /**
@@ -158,7 +163,7 @@ export function convLossAndGrad(
         if (step.op === 'max') {
           h = new Act(outShape, tf.maxPool(h.tensor() as tf.Tensor4D, step.size, step.strides, 'valid'));
         } else {
-          h = new Act(outShape, avgPool(h.host(), g, false));
+          h = new Act(outShape, avgPool(h.peek(), g, false));
         }
         break;
       }
@@ -173,7 +178,12 @@ export function convLossAndGrad(
   let d = new Act(h.shape, tf.reshape(loss.gradOf(out, target), h.shape));
   // Layers below the first one with parameters need no input gradient.
   const firstParam = plan.findIndex((st) => st.kind === 'dense' || st.kind === 'conv2d');
-  let reluDone = false;
+  const hostParam = (k: number): Float32Array => {
+    const e = network.layout[k];
+    return opts.paramRow ? opts.paramRow.subarray(e.offset, e.offset + e.size) : peek(params[k]);
+  };
+  // Set by a max pool for the conv right below it: that conv's gradient, already prepared.
+  let pending: DzParts | undefined;
   for (let i = plan.length - 1; i >= firstParam; i--) {
     const step = plan[i];
     const s = saved[i];
@@ -183,8 +193,8 @@ export function convLossAndGrad(
         d = denseBackward(step, params, s, d, gradRow, network, needInput);
         break;
       case 'conv2d':
-        d = convBackward(step, params, s, d, gradRow, network, needInput, reluDone, i === 0 ? batch.firstFilterGradInput : undefined);
-        reluDone = false;
+        d = convBackward(step, hostParam, s, pending ?? dzParts(step, s, d, i), gradRow, network, needInput, i === 0 ? batch.firstFilterGradInput : undefined);
+        pending = undefined;
         break;
       case 'activation':
         d = new Act(d.shape, activationGrad(step.name, d.tensor(), s.output.tensor(), s.input.tensor()));
@@ -196,15 +206,15 @@ export function convLossAndGrad(
         d = d.reshaped(s.input.shape);
         break;
       case 'pool': {
-        // A max pool right after a conv with fused relu applies the relu's mask itself, on the
-        // smaller pooled output (see maxPoolBackward).
         const below = plan[i - 1];
-        const reluBelow = step.op === 'max' && below?.kind === 'conv2d' && below.activation === 'relu';
-        const dx = step.op === 'max'
-          ? maxPoolBackward(d.host(), s.input.host(), s.output.host(), s.window!, reluBelow)
-          : avgPool(d.host(), s.window!, true);
+        if (step.op === 'max' && below?.kind === 'conv2d') {
+          // The conv below gets its gradient straight from the pool's loop (see maxPoolBackwardInto).
+          pending = poolIntoConv(below, s, d, i - 1, i - 1 > firstParam);
+          d = new Act(s.input.shape, pending.dz ?? new Float32Array(0));
+          break;
+        }
+        const dx = step.op === 'max' ? maxPoolBackward(d.peek(), s.input.peek(), s.output.peek(), s.window!) : avgPool(d.peek(), s.window!, true);
         d = new Act(s.input.shape, dx);
-        if (reluBelow) reluDone = true;
         break;
       }
     }
@@ -215,84 +225,131 @@ export function convLossAndGrad(
 type DenseStep = Extract<PlanStep, { kind: 'dense' }>;
 type ConvStep = Extract<PlanStep, { kind: 'conv2d' }>;
 
-function denseBackward(step: DenseStep, params: tf.Tensor[], s: Saved, d: Act, gradRow: Float32Array, network: Network, needInput: boolean): Act {
-  const dz = step.activation ? activationGrad(step.activation, d.tensor(), s.output.tensor()) : d.tensor();
-  const [inSize, outSize] = [step.inSize, step.outSize];
-  const batch = s.input.shape[0];
-  // Transposes on the host: wasm's matMul with a transpose flag leaves XNNPACK.
-  const inputT = tf.tensor(transpose2d(s.input.host(), batch, inSize), [inSize, batch]);
-  gradRow.set(tf.matMul(inputT, dz).dataSync(), network.layout[step.param].offset);
-  gradRow.set(tf.sum(dz, 0).dataSync(), network.layout[step.param + 1].offset);
-  if (!needInput) return d;
-  const wT = tf.tensor(transpose2d(params[step.param].dataSync() as Float32Array, inSize, outSize), [outSize, inSize]);
-  return new Act([batch, inSize], tf.matMul(dz, wT));
-}
-
-function convBackward(
-  step: ConvStep,
+function denseBackward(
+  step: DenseStep,
   params: tf.Tensor[],
   s: Saved,
   d: Act,
   gradRow: Float32Array,
   network: Network,
   needInput: boolean,
-  reluDone: boolean,
+): Act {
+  const dz = step.activation ? activationGrad(step.activation, d.tensor(), s.output.tensor()) : d.tensor();
+  const inSize = step.inSize;
+  const batch = s.input.shape[0];
+  // Explicit transposes (wasm's Transpose kernel, ~3x faster than a JS loop and its upload):
+  // wasm's matMul with a transpose flag leaves XNNPACK.
+  const inputT = tf.transpose(s.input.tensor());
+  gradRow.set(peek(tf.matMul(inputT, dz)), network.layout[step.param].offset);
+  // On the host: wasm's Sum over axis 0 transposes first, ~0.3 ms for [128, 120].
+  gradRow.set(channelSums(peek(dz), step.outSize), network.layout[step.param + 1].offset);
+  if (!needInput) return d;
+  const wT = tf.transpose(params[step.param]);
+  return new Act([batch, inSize], tf.matMul(dz, wT));
+}
+
+/** A conv's gradient with respect to its pre-activation output, in the layouts its gradients read. */
+interface DzParts {
+  /** [B, outH, outW, outC]: for the input gradient and strided filter gradients. */
+  dz?: Float32Array;
+  /** [outH, outW, B, outC]: the filter of the stride-1 filter gradient. */
+  dzT?: Float32Array;
+  bias: Float64Array;
+}
+
+/**
+ * What convBackward reads, given the layer's place: dz for an input gradient or strides > 1;
+ * else (stride 1, the first layer) dzT alone. From dz, convBackward makes dzT with wasm's transpose.
+ */
+function wants(step: ConvStep, needInput: boolean): { dz: boolean; dzT: boolean } {
+  const stride1 = step.strides[0] === 1 && step.strides[1] === 1;
+  const dz = needInput || !stride1;
+  return { dz, dzT: stride1 && !dz };
+}
+
+/** A max pool's gradient, written as the DzParts of the conv (plan step `at`) under it. */
+function poolIntoConv(conv: ConvStep, pool: Saved, d: Act, at: number, needInput: boolean): DzParts {
+  const g = pool.window!;
+  const n = g.batch * g.inH * g.inW * g.channels;
+  const want = wants(conv, needInput);
+  const out: PoolGradOut = {
+    dz: want.dz ? scratch(`conv${at}:dz`, n) : undefined,
+    dzT: want.dzT ? scratch(`conv${at}:dzT`, n) : undefined,
+    sums: new Float64Array(g.channels),
+  };
+  maxPoolBackwardInto(d.peek(), pool.input.peek(), pool.output.peek(), g, conv.activation ?? undefined, out);
+  return { dz: out.dz, dzT: out.dzT, bias: out.sums! };
+}
+
+/** DzParts from the gradient d of a conv's (activated) output. */
+function dzParts(step: ConvStep, s: Saved, d: Act, at: number): DzParts {
+  // Always dz: convBackward transposes it on the backend when it needs dzT.
+  const g = s.window!;
+  const outC = d.shape[3];
+  const n = g.batch * g.outH * g.outW * outC;
+  const dz = scratch(`conv${at}:dz`, n);
+  dz.set(d.peek());
+  if (step.activation) hostActivationGrad(step.activation, dz, s.output.peek());
+  return { dz, bias: channelSums(dz, outC) };
+}
+
+function convBackward(
+  step: ConvStep,
+  hostParam: (k: number) => Float32Array,
+  s: Saved,
+  parts: DzParts,
+  gradRow: Float32Array,
+  network: Network,
+  needInput: boolean,
   sharedInput?: tf.Tensor,
 ): Act {
   const g = s.window!;
-  const outC = d.shape[3];
+  const outC = network.layout[step.param].shape[3];
   const rows = g.batch * g.outH * g.outW;
   const K = g.kh * g.kw * g.channels;
   const stride1 = g.sh === 1 && g.sw === 1;
-  // The fused activation's derivative, the bias gradient and dz^T in one pass on the host.
-  const dz = d.host().slice();
-  if (step.activation && !reluDone) hostActivationGrad(step.activation, dz, s.output.host());
-  const { dzT, bias } = transposeAndSum(dz, g, outC, stride1);
-  gradRow.set(bias, network.layout[step.param + 1].offset);
+  gradRow.set(parts.bias, network.layout[step.param + 1].offset);
   const input = sharedInput ?? filterGradInput(s.input, g);
   const wOffset = network.layout[step.param].offset;
+  const dShape = [g.batch, g.outH, g.outW, outC] as [number, number, number, number];
+  const dzTensor = parts.dz ? tf.tensor4d(parts.dz, dShape) : undefined;
   if (stride1) {
     // dW[i,j,c,o] = sum over b,y,x of xpad[b,y+i,x+j,c] dz[b,y,x,o]: a conv of x^T [C,H,W,B]
     // with dz as the filter [outH, outW, B, outC], giving [C, kh, kw, outC]. XNNPACK runs
     // it ~3x faster than im2col^T @ dz with the im2col built on the host.
-    const dzFilter = tf.tensor4d(dzT!, [g.outH, g.outW, g.batch, outC]);
+    const filterShape: [number, number, number, number] = [g.outH, g.outW, g.batch, outC];
+    const dzFilter = parts.dzT
+      ? tf.tensor4d(parts.dzT, filterShape)
+      : tf.reshape<tf.Rank.R4>(tf.transpose(tf.reshape(dzTensor!, [g.batch, g.outH * g.outW, outC]), [1, 0, 2]), filterShape);
     const padBottom = g.kh + g.outH - 1 - g.inH - g.padTop;
     const padRight = g.kw + g.outW - 1 - g.inW - g.padLeft;
     const pad = explicitPad(g.padTop, padBottom, g.padLeft, padRight);
-    const dW = tf.conv2d(input as tf.Tensor4D, dzFilter, 1, pad).dataSync() as Float32Array; // [C, kh, kw, outC]
+    const dW = peek(tf.conv2d(input as tf.Tensor4D, dzFilter, 1, pad)); // [C, kh, kw, outC]
     const khkw = g.kh * g.kw;
     for (let c = 0; c < g.channels; c++) {
       for (let ij = 0; ij < khkw; ij++) gradRow.set(dW.subarray((c * khkw + ij) * outC, (c * khkw + ij + 1) * outC), wOffset + (ij * g.channels + c) * outC);
     }
   } else {
-    gradRow.set(tf.matMul(input, tf.tensor(dz, [rows, outC])).dataSync(), wOffset);
+    gradRow.set(peek(tf.matMul(input, tf.reshape(dzTensor!, [rows, outC]))), wOffset);
   }
-  if (!needInput) return d;
-  const filter = params[step.param].dataSync() as Float32Array;
-  if (stride1) return new Act(s.input.shape, inputGradByConv(dz, d.shape, filter, g));
+  if (!needInput) return new Act(s.input.shape, new Float32Array(0));
+  const filter = hostParam(step.param);
+  if (stride1) return new Act(s.input.shape, inputGradByConv(dzTensor!, filter, g));
   // dcols = dz @ W^T, then col2im.
   const wT = tf.tensor(transpose2d(filter, K, outC), [outC, K]);
-  const dcols = tf.matMul(tf.tensor(dz, [rows, outC]), wT).dataSync() as Float32Array;
+  const dcols = peek(tf.matMul(tf.reshape(dzTensor!, [rows, outC]), wT));
   return new Act(s.input.shape, col2im(dcols, g));
 }
 
-/** Bias gradient (sums over all but the channel axis) and, if asked, dz [B, outH, outW, outC] as [outH, outW, B, outC]. */
-function transposeAndSum(dz: Float32Array, g: Window2d, outC: number, withTranspose: boolean): { dzT?: Float32Array; bias: Float32Array } {
-  const dzT = withTranspose ? new Float32Array(dz.length) : undefined;
-  const sums = new Float64Array(outC);
-  const pixels = g.outH * g.outW;
-  for (let b = 0; b < g.batch; b++) {
-    for (let p = 0; p < pixels; p++) {
-      const src = (b * pixels + p) * outC;
-      const dst = (p * g.batch + b) * outC;
-      for (let o = 0; o < outC; o++) {
-        const v = dz[src + o];
-        sums[o] += v;
-        if (dzT) dzT[dst + o] = v;
-      }
-    }
+/** Per-channel sums of x [rows, C] (a conv's bias gradient). */
+function channelSums(x: Float32Array, C: number): Float64Array {
+  const sums = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    let acc = 0;
+    for (let k = c; k < x.length; k += C) acc += x[k];
+    sums[c] = acc;
   }
-  return { dzT, bias: Float32Array.from(sums) };
+  return sums;
 }
 
 type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
@@ -304,9 +361,9 @@ function explicitPad(top: number, bottom: number, left: number, right: number): 
  * Stride-1 input gradient as a forward conv: dx = conv(dy padded by k-1-pad, W flipped in
  * space with its channel axes swapped).
  */
-function inputGradByConv(dz: Float32Array, dShape: number[], filter: Float32Array, g: Window2d): tf.Tensor {
+function inputGradByConv(dz: tf.Tensor4D, filter: Float32Array, g: Window2d): tf.Tensor {
   const { kh, kw, channels: C } = g;
-  const outC = dShape[3];
+  const outC = dz.shape[3];
   const flipped = new Float32Array(filter.length);
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
@@ -319,7 +376,7 @@ function inputGradByConv(dz: Float32Array, dShape: number[], filter: Float32Arra
   const left = kw - 1 - g.padLeft;
   const bottom = g.inH - g.outH + kh - 1 - top;
   const right = g.inW - g.outW + kw - 1 - left;
-  return tf.conv2d(tf.tensor4d(dz, dShape as [number, number, number, number]), tf.tensor4d(flipped, [kh, kw, outC, C]), 1, explicitPad(top, bottom, left, right));
+  return tf.conv2d(dz, tf.tensor4d(flipped, [kh, kw, outC, C]), 1, explicitPad(top, bottom, left, right));
 }
 
 /** dz *= activation'(y), in place, from the activation's output y. */

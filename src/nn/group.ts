@@ -474,7 +474,7 @@ export class ParticleGroup {
           const x = shared ?? convBatch(this.network, b.x);
           const target = sharedTarget ?? loss.prepareTarget(b.y, k);
           const params = this.network.materialize(this.row(r).params);
-          const opts = { training, dropoutSeed: seeds[i], outputOffset: offsets?.[i] };
+          const opts = { training, dropoutSeed: seeds[i], outputOffset: offsets?.[i], paramRow: this.row(r).params };
           losses[i] = convLossAndGrad(this.network, params, x, target, loss, this.row(r).grads, opts);
         }),
       );

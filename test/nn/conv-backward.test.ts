@@ -12,10 +12,17 @@ import { normalTensor, relDiff } from './helpers';
 
 afterAll(() => useBackend('wasm'));
 
-function grads(spec: SequentialSpec, method: 'explicit' | 'autodiff' | 'auto', batch = 6) {
+/** blankRows: the first rows of every image are 0, so pools over them see tied windows. */
+function grads(spec: SequentialSpec, method: 'explicit' | 'autodiff' | 'auto', batch = 6, blankRows = 0) {
   const net = compileModel(spec);
   const params = net.materialize(net.initParams(21));
-  const x = normalTensor([batch, ...net.inputShape], 1);
+  const x = tf.tidy(() => {
+    const noise = normalTensor([batch, ...net.inputShape], 1);
+    if (blankRows === 0) return noise;
+    const [h, ...rest] = net.inputShape;
+    const keep = tf.concat([tf.zeros([blankRows, ...rest]), tf.ones([h - blankRows, ...rest])]);
+    return tf.mul(noise, keep);
+  });
   const y = normalTensor([batch, net.outputSize], 2);
   const offset = normalTensor([batch, net.outputSize], 3);
   const grad = new Float32Array(net.numParams);
@@ -54,6 +61,22 @@ describe('explicit conv backward equals autodiff on cpu (1e-5 relative, per tens
         const b = ref.grad.subarray(e.offset, e.offset + e.size);
         expect(relDiff(got.grad.subarray(e.offset, e.offset + e.size), b)).toBeLessThan(1e-5);
         expect(Math.max(...Array.from(b, Math.abs))).toBeGreaterThan(1e-6); // not trivially zero
+      }
+    }
+  });
+
+  test('2x2 max pools (the host fast path) above a sigmoid conv and a linear 1x1 conv, with tied windows', async () => {
+    // Blank rows make whole windows tie; ties between identical patches leave weight gradients
+    // unchanged, so this checks the fused activation derivatives and that ties do no harm.
+    const spec = sequential([8, 8, 1], [
+      { type: 'conv2d', filters: 3, kernelSize: 3, padding: 'same' }, { type: 'sigmoid' }, { type: 'maxPool2d', poolSize: 2 },
+      { type: 'conv2d', filters: 4, kernelSize: 1 }, { type: 'maxPool2d', poolSize: 2 }, ...head]);
+    const ref = await on('cpu', () => grads(spec, 'autodiff', 4, 4));
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const got = await on(backend, () => grads(spec, 'explicit', 4, 4));
+      expect(got.loss).toBeCloseTo(ref.loss, 5);
+      for (const e of ref.net.layout) {
+        expect(relDiff(got.grad.subarray(e.offset, e.offset + e.size), ref.grad.subarray(e.offset, e.offset + e.size))).toBeLessThan(1e-5);
       }
     }
   });

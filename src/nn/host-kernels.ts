@@ -71,9 +71,10 @@ export function reluGradKernel(backend: unknown, d: Info, y: Info): Info {
 /**
  * The bias gradient fused into the ReLU gradient's pass: d * (y > 0) (or d itself when y is
  * null) and its column sums, added in float64 and stored at sums[offset..] (the layout's bias
- * block of the gradient row). d [1, B, n], y [1, B, m >= n]. Returns d's replacement (d itself when y is null).
+ * block of the gradient row). d [1, B, n], y [1, B, m >= n]. `transposed`: d and y are [1, n, B]
+ * (a transposed backward pass) and the sums run along each row instead. Returns d's replacement (d itself when y is null).
  */
-export function reluGradSumKernel(backend: unknown, d: Info, y: Info | null, sums: Float32Array, offset: number): Info {
+export function reluGradSumKernel(backend: unknown, d: Info, y: Info | null, sums: Float32Array, offset: number, transposed = false): Info {
   const wasm = typeof (backend as Partial<WasmLike>).typedArrayFromHeap === 'function';
   const rows = d.shape[1];
   const n = d.shape[2];
@@ -91,6 +92,16 @@ export function reluGradSumKernel(backend: unknown, d: Info, y: Info | null, sum
   const dv = valuesOf(backend, d, wasm);
   const yv = y ? valuesOf(backend, y, wasm) : null;
   const m = y ? y.shape[2] : n;
+  if (transposed) {
+    if (out && yv) reluGradInto(out, dv, yv, rows, n, m);
+    const g = out ?? dv;
+    for (let r = 0; r < rows; r++) {
+      let sum = 0;
+      for (let j = r * n, end = j + n; j < end; j++) sum += g[j];
+      sums[offset + r] = sum;
+    }
+    return info;
+  }
   let acc = columnScratch(n);
   if (out && yv) {
     let nan = 0;

@@ -15,6 +15,7 @@
 import * as tfWasm from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../util/tf';
 import { Info, reluGrad, reluGradKernel, reluGradSumKernel } from './host-kernels';
+import { HeapKernelExports, heapKernels } from './wasm/heap-kernels';
 
 export type { Info };
 
@@ -29,8 +30,11 @@ export interface Runner {
   relu(x: Info): Info;
   /** d * (y > 0) over d's columns (y may have more). */
   reluGrad(d: Info, y: Info): Info;
-  /** d * (y > 0) (d itself when y is null), d [1, B, n]; its column sums go to sums[offset..] (a bias gradient). */
-  reluGradSum(d: Info, y: Info | null, sums: Float32Array, offset: number): Info;
+  /**
+   * d * (y > 0) (d itself when y is null), d [1, B, n]; its column sums go to sums[offset..] (a bias
+   * gradient). `transposed`: d and y are [1, n, B] and the sums are row sums.
+   */
+  reluGradSum(d: Info, y: Info | null, sums: Float32Array, offset: number, transposed?: boolean): Info;
   /** t's values on the host; valid until the next kernel runs. */
   values(t: Info): Float32Array;
   /** t as an engine tensor (the loss's tfjs ops need one); the engine owns it from then on. */
@@ -56,9 +60,9 @@ const engineRunner: Runner = {
   transpose: (x) => tf.transpose(x as tf.Tensor, [0, 2, 1]),
   relu: (x) => tf.relu(x as tf.Tensor),
   reluGrad: (d, y) => reluGrad(d as tf.Tensor, y as tf.Tensor),
-  reluGradSum: (d, y, sums, offset) => {
+  reluGradSum: (d, y, sums, offset, transposed = false) => {
     const g = y ? reluGrad(d as tf.Tensor, y as tf.Tensor) : (d as tf.Tensor);
-    sums.set(tf.sum(g, [0, 1]).dataSync() as Float32Array, offset);
+    sums.set(tf.sum(g, transposed ? [0, 2] : [0, 1]).dataSync() as Float32Array, offset);
     return g;
   },
   values: (t) => (t as tf.Tensor).dataSync() as Float32Array,
@@ -116,8 +120,8 @@ class DirectRunner implements Runner {
   reluGrad(d: Info, y: Info): Info {
     return this.keep(reluGradKernel(this.backend, d, y));
   }
-  reluGradSum(d: Info, y: Info | null, sums: Float32Array, offset: number): Info {
-    const g = reluGradSumKernel(this.backend, d, y, sums, offset);
+  reluGradSum(d: Info, y: Info | null, sums: Float32Array, offset: number, transposed = false): Info {
+    const g = reluGradSumKernel(this.backend, d, y, sums, offset, transposed);
     return g === d ? d : this.keep(g);
   }
   values(t: Info): Float32Array {
@@ -141,7 +145,7 @@ interface WasmModule {
 }
 interface WasmBackendLike extends BackendLike {
   wasm: WasmModule;
-  dataIdMap: { get(dataId: object): { id: number } };
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): Info;
   typedArrayFromHeap(t: Info): Float32Array;
 }
@@ -164,6 +168,7 @@ const shapeSlots = new WeakMap<object, number>();
 class RawWasmRunner extends DirectRunner {
   private readonly wasm: WasmModule;
   private readonly slot: number;
+  private readonly heap: HeapKernelExports | null;
 
   constructor(private readonly wasmBackend: WasmBackendLike) {
     super(wasmBackend, 'wasm');
@@ -171,6 +176,7 @@ class RawWasmRunner extends DirectRunner {
     let slot = shapeSlots.get(wasmBackend);
     if (slot === undefined) shapeSlots.set(wasmBackend, (slot = wasmBackend.wasm._malloc(64) >>> 0));
     this.slot = slot;
+    this.heap = heapKernels(wasmBackend.wasm as unknown as { asm?: { memory?: unknown } });
   }
 
   private id(t: Info): number {
@@ -209,6 +215,12 @@ class RawWasmRunner extends DirectRunner {
     const [, rows, cols] = x.shape;
     if (x.shape[0] !== 1 || rows === 1 || cols === 1) return super.transpose(x);
     const out = this.keep(this.wasmBackend.makeOutput([1, cols, rows], 'float32'));
+    if (this.heap) {
+      // The SIMD blocked transpose (wasm/transpose.wat): tfjs-wasm's writes one float per output row in turn.
+      const map = this.wasmBackend.dataIdMap;
+      this.heap.transpose(map.get(x.dataId).memoryOffset, map.get(out.dataId).memoryOffset, rows, cols);
+      return out;
+    }
     const heap = this.wasm.HEAP32;
     const s = this.slot >> 2;
     heap[s] = rows;

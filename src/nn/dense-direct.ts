@@ -2,16 +2,19 @@
 // (layers larger than the bias-folded pass takes, e.g. MLP 784-256-256-10) on
 // the per-particle loop (wasm, cpu), with its kernels run outside the engine
 // (kernel-runner.ts: no kernel lookup, scopes or tidy per kernel). Per dense layer:
-//   forward   1 matMul with bias and ReLU fused;
+//   forward   1 matMul with bias and ReLU fused; the first layer transposed,
+//             [W; b]^T @ [x, 1]^T, so XNNPACK packs the batch's [x, 1]^T once
+//             for the whole group instead of each particle's W;
 //   backward  the ReLU gradient and the bias gradient in ONE host pass over d
-//             (host-kernels.ts: d * (y > 0) and its column sums, written
-//             straight into the gradient row: no ones-row matMul);
-//             h^T (1 transpose; x^T once per batch, shared by the group's
-//             particles) @ d gives dW, read in place from wasm's heap;
+//             (host-kernels.ts: d * (y > 0) and its sums, written straight
+//             into the gradient row: no ones-row matMul);
+//             h^T @ dz gives dW, read in place from wasm's heap ([x, 1]^T @ dz1
+//             gives [dW; db] at the first layer);
 //             the input gradient as W @ dz^T (transposed, when the layer below
 //             is dense: see the backward loop) or dz @ W^T.
-// Gradients equal autodiff's to float rounding (the bias gradient is summed
-// in float64).
+// Transposes are the runner's (a SIMD kernel on wasm). mse and cross-entropy
+// are computed on the host. Gradients equal autodiff's to float rounding (the
+// bias gradient is summed in float64 or inside the matMul).
 import { tf } from '../util/tf';
 import { Loss } from './losses';
 import type { Network, PlanStep } from './network-api';

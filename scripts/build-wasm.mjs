@@ -12,7 +12,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
 /** The .wat sources and the modules generated from them (paths from the repo root). */
-export const KERNELS = [{ wat: 'src/nn/wasm/optim.wat', out: 'src/nn/wasm/optim-bytes.ts', name: 'OPTIM_WASM_BASE64' }];
+export const KERNELS = [
+  { wat: 'src/nn/wasm/optim.wat', out: 'src/nn/wasm/optim-bytes.ts', name: 'OPTIM_WASM_BASE64' },
+  { wat: 'src/nn/wasm/transpose.wat', out: 'src/nn/wasm/transpose-bytes.ts', name: 'TRANSPOSE_WASM_BASE64' },
+];
 
 /** Assembles WAT text to wasm bytes (SIMD enabled, no debug names: deterministic). */
 export async function assemble(file, text) {

@@ -20,6 +20,7 @@ import { Loss } from './losses';
 import type { Network, PlanStep } from './network-api';
 import { backendAliasesUploads, reshapeInput } from './shapes';
 import { Info, Runner, RunnerKind, kernelRunner } from './kernel-runner';
+import { mseOnHost } from './host-losses';
 
 /**
  * The largest dense layer (inputs x outputs) the folded pass takes. It pays where per-kernel
@@ -188,17 +189,4 @@ function foldedPass(
     }
   }
   return value;
-}
-
-/** MSE of pred against target (same length) and its gradient into grad, as losses.ts's mse computes them in float32. */
-function mseOnHost(pred: Float32Array, target: Float32Array, grad: Float32Array): number {
-  const n = pred.length;
-  const scale = Math.fround(2 / n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const diff = Math.fround(pred[i] - target[i]);
-    sum += diff * diff;
-    grad[i] = diff * scale;
-  }
-  return Math.fround(sum / n);
 }

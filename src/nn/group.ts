@@ -25,6 +25,7 @@ import { EXPLICIT_UNSUPPORTED, GradientMethod, explicitPath, lossAndGradPrepared
 import { convBatch, convExplicitSupported, convLossAndGrad } from './conv-backward';
 import { DenseParams, denseBatch, denseForward, denseLossAndGrad, uploadDenseParams } from './dense-backward';
 import { foldedBatch, foldedLossAndGrad, foldedSupported } from './dense-folded';
+import { directBatch, directLossAndGrad, directSupported } from './dense-direct';
 import { HostBuffers, ResidentCounters, ResidentState } from './resident-state';
 import { residentLossAndGrads } from './resident-grads';
 import { tensorUpdate } from './tensor-optimizers';
@@ -441,6 +442,17 @@ export class ParticleGroup {
             const x = sharedFolded ?? foldedBatch(this.network, list[i].x);
             const target = sharedTarget ?? loss.prepareTarget(list[i].y, k);
             losses[i] = foldedLossAndGrad(this.network, this.readRow(r).params, x, target, loss, this.row(r).grads, offsets?.[i]);
+          }),
+        );
+        return;
+      }
+      if (directSupported(this.network, training)) {
+        const shared = perRow ? null : directBatch(this.network, (batches as Batch).x);
+        rows.forEach((r, i) =>
+          tf.tidy(() => {
+            const x = shared ?? directBatch(this.network, list[i].x);
+            const target = sharedTarget ?? loss.prepareTarget(list[i].y, k);
+            losses[i] = directLossAndGrad(this.network, this.readRow(r).params, x, target, loss, this.row(r).grads, offsets?.[i]);
           }),
         );
         return;

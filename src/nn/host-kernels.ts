@@ -21,12 +21,28 @@ const RELU_GRAD = 'PushReluGrad';
 const HOST_BACKENDS = ['wasm', 'cpu'];
 
 function reluGradInto(out: Float32Array, d: Float32Array, y: Float32Array, rows: number, n: number, m: number): void {
+  // d * ((y > 0) | 0) compiles without a branch: ReLU masks are random, and the branch
+  // mispredicted about half the time (0.13 ms against 0.08 ms at [128, 256]). A NaN in y
+  // must give NaN (as tf.step does): it is flagged for free and the rare case redone.
+  let nan = 0;
   for (let b = 0; b < rows; b++) {
     const dOff = b * n;
     const yOff = b * m;
     for (let j = 0; j < n; j++) {
       const v = y[yOff + j];
-      out[dOff + j] = v > 0 ? d[dOff + j] : v - v; // 0, or NaN for a NaN input (as tf.step); one branch
+      nan |= (v !== v) as unknown as number;
+      out[dOff + j] = d[dOff + j] * ((v > 0) as unknown as number);
+    }
+  }
+  if (nan) reluGradExact(out, d, y, rows, n, m);
+}
+
+/** d * step(y) element by element, NaN for a NaN in y: the slow path of inputs with NaNs. */
+function reluGradExact(out: Float32Array, d: Float32Array, y: Float32Array, rows: number, n: number, m: number): void {
+  for (let b = 0; b < rows; b++) {
+    for (let j = 0; j < n; j++) {
+      const v = y[b * m + j];
+      out[b * n + j] = v !== v ? v : d[b * n + j] * (v > 0 ? 1 : 0);
     }
   }
 }
@@ -50,6 +66,78 @@ export function reluGradKernel(backend: unknown, d: Info, y: Info): Info {
   }
   reluGradInto(out, valuesOf(backend, d, wasm), valuesOf(backend, y, wasm), d.shape[1], d.shape[2], y.shape[2]);
   return info;
+}
+
+/**
+ * The bias gradient fused into the ReLU gradient's pass: d * (y > 0) (or d itself when y is
+ * null) and its column sums, added in float64 and stored at sums[offset..] (the layout's bias
+ * block of the gradient row). d [1, B, n], y [1, B, m >= n]. `transposed`: d and y are [1, n, B]
+ * (a transposed backward pass) and the sums run along each row instead. Returns d's replacement (d itself when y is null).
+ */
+export function reluGradSumKernel(backend: unknown, d: Info, y: Info | null, sums: Float32Array, offset: number, transposed = false): Info {
+  const wasm = typeof (backend as Partial<WasmLike>).typedArrayFromHeap === 'function';
+  const rows = d.shape[1];
+  const n = d.shape[2];
+  let info = d;
+  let out: Float32Array | null = null;
+  if (y) {
+    if (wasm) {
+      info = (backend as WasmLike).makeOutput(d.shape, 'float32');
+      out = (backend as WasmLike).typedArrayFromHeap(info);
+    } else {
+      out = new Float32Array(rows * n);
+      info = (backend as CpuLike).makeTensorInfo(d.shape, 'float32', out);
+    }
+  }
+  const dv = valuesOf(backend, d, wasm);
+  const yv = y ? valuesOf(backend, y, wasm) : null;
+  const m = y ? y.shape[2] : n;
+  if (transposed) {
+    if (out && yv) reluGradInto(out, dv, yv, rows, n, m);
+    const g = out ?? dv;
+    for (let r = 0; r < rows; r++) {
+      let sum = 0;
+      for (let j = r * n, end = j + n; j < end; j++) sum += g[j];
+      sums[offset + r] = sum;
+    }
+    return info;
+  }
+  let acc = columnScratch(n);
+  if (out && yv) {
+    let nan = 0;
+    for (let b = 0; b < rows; b++) {
+      const off = b * n;
+      const yOff = b * m;
+      for (let j = 0; j < n; j++) {
+        const v = yv[yOff + j];
+        nan |= (v !== v) as unknown as number; // as reluGradInto
+        const g = dv[off + j] * ((v > 0) as unknown as number);
+        out[off + j] = g;
+        acc[j] += g;
+      }
+    }
+    if (nan) {
+      reluGradExact(out, dv, yv, rows, n, m);
+      acc = columnScratch(n);
+      for (let b = 0; b < rows; b++) for (let j = 0; j < n; j++) acc[j] += out[b * n + j];
+    }
+  } else {
+    for (let b = 0; b < rows; b++) {
+      const off = b * n;
+      for (let j = 0; j < n; j++) acc[j] += dv[off + j];
+    }
+  }
+  for (let j = 0; j < n; j++) sums[offset + j] = acc[j];
+  return info;
+}
+
+let columns = new Float64Array(0);
+/** A zeroed float64 scratch of n column sums. */
+function columnScratch(n: number): Float64Array {
+  if (columns.length < n) columns = new Float64Array(n);
+  const acc = columns.subarray(0, n);
+  acc.fill(0);
+  return acc;
 }
 
 let registered = false;

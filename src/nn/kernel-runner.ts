@@ -14,7 +14,8 @@
 // XNNPACK and backend code runs underneath.
 import * as tfWasm from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../util/tf';
-import { Info, reluGrad, reluGradKernel } from './host-kernels';
+import { Info, reluGrad, reluGradKernel, reluGradSumKernel } from './host-kernels';
+import { HeapKernelExports, heapKernels } from './wasm/heap-kernels';
 
 export type { Info };
 
@@ -22,11 +23,18 @@ export interface Runner {
   upload(values: Float32Array, shape: number[]): Info;
   /** a @ b ([1, M, K] x [1, K, N]), with a fused activation unless null. */
   matMul(a: Info, b: Info, activation: 'relu' | 'linear' | null): Info;
+  /** a @ b + bias (bias [N]) with a fused activation. */
+  matMulBias(a: Info, b: Info, bias: Info, activation: 'relu' | 'linear'): Info;
   /** [1, R, C] -> [1, C, R]. */
   transpose(x: Info): Info;
   relu(x: Info): Info;
   /** d * (y > 0) over d's columns (y may have more). */
   reluGrad(d: Info, y: Info): Info;
+  /**
+   * d * (y > 0) (d itself when y is null), d [1, B, n]; its column sums go to sums[offset..] (a bias
+   * gradient). `transposed`: d and y are [1, n, B] and the sums are row sums.
+   */
+  reluGradSum(d: Info, y: Info | null, sums: Float32Array, offset: number, transposed?: boolean): Info;
   /** t's values on the host; valid until the next kernel runs. */
   values(t: Info): Float32Array;
   /** t as an engine tensor (the loss's tfjs ops need one); the engine owns it from then on. */
@@ -47,9 +55,16 @@ const engineRunner: Runner = {
   upload: (values, shape) => tf.tensor(values, shape, 'float32'),
   matMul: (a, b, activation) =>
     tf.engine().runKernel(activation ? '_FusedMatMul' : 'BatchMatMul', { a, b } as unknown as tf.NamedTensorMap, activation ? FUSED_ATTRS[activation] : NO_TRANSPOSE) as tf.Tensor,
+  matMulBias: (a, b, bias, activation) =>
+    tf.engine().runKernel('_FusedMatMul', { a, b, bias } as unknown as tf.NamedTensorMap, FUSED_ATTRS[activation]) as tf.Tensor,
   transpose: (x) => tf.transpose(x as tf.Tensor, [0, 2, 1]),
   relu: (x) => tf.relu(x as tf.Tensor),
   reluGrad: (d, y) => reluGrad(d as tf.Tensor, y as tf.Tensor),
+  reluGradSum: (d, y, sums, offset, transposed = false) => {
+    const g = y ? reluGrad(d as tf.Tensor, y as tf.Tensor) : (d as tf.Tensor);
+    sums.set(tf.sum(g, transposed ? [0, 2] : [0, 1]).dataSync() as Float32Array, offset);
+    return g;
+  },
   values: (t) => (t as tf.Tensor).dataSync() as Float32Array,
   tensor: (t) => t as tf.Tensor,
   dispose: () => undefined,
@@ -93,6 +108,9 @@ class DirectRunner implements Runner {
     const backend = this.backend;
     return this.keep(activation ? this.fused({ inputs: { a, b }, backend, attrs: FUSED_ATTRS[activation] }) : this.mm({ inputs: { a, b }, backend, attrs: NO_TRANSPOSE }));
   }
+  matMulBias(a: Info, b: Info, bias: Info, activation: 'relu' | 'linear'): Info {
+    return this.keep(this.fused({ inputs: { a, b, bias }, backend: this.backend, attrs: FUSED_ATTRS[activation] }));
+  }
   transpose(x: Info): Info {
     return this.keep(this.tr({ inputs: { x }, backend: this.backend, attrs: PERM }));
   }
@@ -101,6 +119,10 @@ class DirectRunner implements Runner {
   }
   reluGrad(d: Info, y: Info): Info {
     return this.keep(reluGradKernel(this.backend, d, y));
+  }
+  reluGradSum(d: Info, y: Info | null, sums: Float32Array, offset: number, transposed = false): Info {
+    const g = reluGradSumKernel(this.backend, d, y, sums, offset, transposed);
+    return g === d ? d : this.keep(g);
   }
   values(t: Info): Float32Array {
     return this.backend.readSync(t.dataId);
@@ -123,7 +145,7 @@ interface WasmModule {
 }
 interface WasmBackendLike extends BackendLike {
   wasm: WasmModule;
-  dataIdMap: { get(dataId: object): { id: number } };
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): Info;
   typedArrayFromHeap(t: Info): Float32Array;
 }
@@ -146,6 +168,7 @@ const shapeSlots = new WeakMap<object, number>();
 class RawWasmRunner extends DirectRunner {
   private readonly wasm: WasmModule;
   private readonly slot: number;
+  private readonly heap: HeapKernelExports | null;
 
   constructor(private readonly wasmBackend: WasmBackendLike) {
     super(wasmBackend, 'wasm');
@@ -153,6 +176,7 @@ class RawWasmRunner extends DirectRunner {
     let slot = shapeSlots.get(wasmBackend);
     if (slot === undefined) shapeSlots.set(wasmBackend, (slot = wasmBackend.wasm._malloc(64) >>> 0));
     this.slot = slot;
+    this.heap = heapKernels(wasmBackend.wasm as unknown as { asm?: { memory?: unknown } });
   }
 
   private id(t: Info): number {
@@ -160,9 +184,19 @@ class RawWasmRunner extends DirectRunner {
   }
 
   override matMul(a: Info, b: Info, activation: 'relu' | 'linear' | null): Info {
+    return this.fusedMatMul(a, b, null, activation);
+  }
+
+  override matMulBias(a: Info, b: Info, bias: Info, activation: 'relu' | 'linear'): Info {
+    return this.fusedMatMul(a, b, bias, activation);
+  }
+
+  private fusedMatMul(a: Info, b: Info, bias: Info | null, activation: 'relu' | 'linear' | null): Info {
     const [m, k] = [a.shape[1], a.shape[2]];
     const n = b.shape[2];
-    if (a.shape[0] !== 1 || b.shape[0] !== 1 || b.shape[1] !== k) return super.matMul(a, b, activation);
+    if (a.shape[0] !== 1 || b.shape[0] !== 1 || b.shape[1] !== k || (bias && (bias.shape.length !== 1 || bias.shape[0] !== n))) {
+      return bias ? super.matMulBias(a, b, bias, activation ?? 'linear') : super.matMul(a, b, activation);
+    }
     const out = this.keep(this.wasmBackend.makeOutput([1, m, n], 'float32'));
     const heap = this.wasm.HEAP32; // after the allocation, which may grow the heap
     const s = this.slot >> 2;
@@ -173,7 +207,7 @@ class RawWasmRunner extends DirectRunner {
     heap[s + 4] = k;
     heap[s + 5] = n;
     // (a_id, a_shape, a_rank, b_id, b_shape, b_rank, transpose_a, transpose_b, activation, bias_id, prelu_id, leaky_alpha, out_id)
-    this.wasm.__FusedMatMul(this.id(a), this.slot, 3, this.id(b), this.slot + 12, 3, 0, 0, ACTIVATION_CODE[activation ?? 'linear'], 0, 0, 0, this.id(out));
+    this.wasm.__FusedMatMul(this.id(a), this.slot, 3, this.id(b), this.slot + 12, 3, 0, 0, ACTIVATION_CODE[activation ?? 'linear'], bias ? this.id(bias) : 0, 0, 0, this.id(out));
     return out;
   }
 
@@ -181,6 +215,12 @@ class RawWasmRunner extends DirectRunner {
     const [, rows, cols] = x.shape;
     if (x.shape[0] !== 1 || rows === 1 || cols === 1) return super.transpose(x);
     const out = this.keep(this.wasmBackend.makeOutput([1, cols, rows], 'float32'));
+    if (this.heap) {
+      // The SIMD blocked transpose (wasm/transpose.wat): tfjs-wasm's writes one float per output row in turn.
+      const map = this.wasmBackend.dataIdMap;
+      this.heap.transpose(map.get(x.dataId).memoryOffset, map.get(out.dataId).memoryOffset, rows, cols);
+      return out;
+    }
     const heap = this.wasm.HEAP32;
     const s = this.slot >> 2;
     heap[s] = rows;

@@ -16,10 +16,10 @@
 // are computed on the host. Gradients equal autodiff's to float rounding (the
 // bias gradient is summed in float64 or inside the matMul).
 import { tf } from '../util/tf';
-import { Loss } from './losses';
-import type { Network, PlanStep } from './network-api';
-import { backendAliasesUploads, reshapeInput } from './shapes';
-import { Info, Runner, RunnerKind, kernelRunner } from './kernel-runner';
+import type { Network } from './network-api';
+import { backendAliasesUploads } from './shapes';
+import { DenseStep, RowLossAndGrad, lossOnBackend, reluDenseStack, withOnesColumn, withRunner } from './dense-stack';
+import { Info, Runner, kernelRunner } from './kernel-runner';
 import { FOLDED_MAX_LAYER } from './dense-folded';
 import { crossEntropyOnHost, mseOnHost } from './host-losses';
 
@@ -28,19 +28,13 @@ export const directPassSwitch = { enabled: true, transposedInputGrad: true, shar
 
 /** Whether this pass applies: ReLU/linear dense layers with a bias, larger than the folded pass takes, no dropout while training. */
 export function directSupported(network: Network, training: boolean): boolean {
-  const plan = network.plan;
-  if (!directPassSwitch.enabled || !plan || !network.isDenseStack || !plan.some((s) => s.kind === 'dense')) return false;
+  if (!directPassSwitch.enabled) return false;
   let large = false;
-  const ok = plan.every((s) => {
-    if (s.kind === 'dense') {
-      const w = network.layout[s.param];
-      const b = network.layout[s.param + 1];
-      if (s.inSize * s.outSize > FOLDED_MAX_LAYER) large = true;
-      return (s.activation === null || s.activation === 'relu') && w.kind === 'weight' && b?.kind === 'bias' && b.layer === w.layer;
-    }
-    if (s.kind === 'activation') return s.name === 'relu';
-    if (s.kind === 'dropout') return !training;
-    return s.kind === 'flatten';
+  const ok = reluDenseStack(network, training, (s) => {
+    const w = network.layout[s.param];
+    const b = network.layout[s.param + 1];
+    if (s.inSize * s.outSize > FOLDED_MAX_LAYER) large = true;
+    return w.kind === 'weight' && b?.kind === 'bias' && b.layer === w.layer;
   });
   return ok && large;
 }
@@ -59,9 +53,7 @@ export interface DirectBatch {
 
 /** Call inside tf.tidy. */
 export function directBatch(network: Network, x: tf.Tensor): DirectBatch {
-  const flatIn = network.inputShape.reduce((a, b) => a * b, 1);
-  const x3 = tf.reshape(reshapeInput(x, [flatIn]), [1, x.shape[0], flatIn]);
-  const xa = tf.pad(x3, [[0, 0], [0, 0], [0, 1]], 1);
+  const { x: x3, xa } = withOnesColumn(network, x);
   const run = kernelRunner();
   try {
     return { x: x3, xaT: run.tensor(run.transpose(xa)) }; // the runner's transpose: SIMD on wasm
@@ -69,8 +61,6 @@ export function directBatch(network: Network, x: tf.Tensor): DirectBatch {
     run.dispose();
   }
 }
-
-type DenseStep = Extract<PlanStep, { kind: 'dense' }>;
 
 let lossGrad = new Float32Array(0);
 /** Scratch for dLoss/dOutput: wasm copies uploads; cpu keeps what it is given, so it gets its own. */
@@ -90,34 +80,10 @@ function rowValues(params: Float32Array, offset: number, size: number): Float32A
  * Loss and gradient of one particle (params = its flat row), gradient written into gradRow
  * (layout order). Returns the loss. Call inside tf.tidy.
  */
-export function directLossAndGrad(
-  network: Network,
-  params: Float32Array,
-  batch: DirectBatch,
-  target: tf.Tensor,
-  loss: Loss,
-  gradRow: Float32Array,
-  outputOffset?: tf.Tensor,
-  runnerKind: RunnerKind = 'fastest',
-): number {
-  const run = kernelRunner(runnerKind);
-  try {
-    return directPass(run, network, params, batch, target, loss, gradRow, outputOffset);
-  } finally {
-    run.dispose();
-  }
-}
+export const directLossAndGrad: RowLossAndGrad<DirectBatch> = (...args) => withRunner('fastest', (run) => directPass(run, ...args));
 
-function directPass(
-  run: Runner,
-  network: Network,
-  params: Float32Array,
-  batch: DirectBatch,
-  target: tf.Tensor,
-  loss: Loss,
-  gradRow: Float32Array,
-  outputOffset?: tf.Tensor,
-): number {
+/** The pass with the given kernel runner (tests compare runners through it). */
+export function directPass(run: Runner, ...[network, params, batch, target, loss, gradRow, outputOffset]: Parameters<RowLossAndGrad<DirectBatch>>): number {
   const plan = network.plan!;
   const layout = network.layout;
   const firstDense = plan.find((s): s is DenseStep => s.kind === 'dense')!;
@@ -166,10 +132,7 @@ function directPass(
     value = loss.name === 'mse' ? mseOnHost(pred, t, grad) : crossEntropyOnHost(pred, t, k, grad);
     d = run.upload(grad, h.shape);
   } else {
-    const output = run.tensor(h);
-    const out = outputOffset ? tf.add(output, outputOffset) : output;
-    value = loss.valueOf(out, target).dataSync()[0];
-    d = loss.gradOf(out, target);
+    ({ value, d } = lossOnBackend(run, h, target, loss, outputOffset));
   }
   // Between two dense layers the input gradient is taken transposed, dh^T = W @ dz^T: W is
   // already uploaded, and XNNPACK packs dz^T [out, B] instead of W^T [out, in] (0.1 against

@@ -16,10 +16,10 @@
 // Gradients equal autodiff's to float rounding (the bias is summed inside the
 // matMul instead of after it).
 import { tf } from '../util/tf';
-import { Loss } from './losses';
-import type { Network, PlanStep } from './network-api';
-import { backendAliasesUploads, reshapeInput } from './shapes';
-import { Info, Runner, RunnerKind, kernelRunner } from './kernel-runner';
+import type { Network } from './network-api';
+import { backendAliasesUploads } from './shapes';
+import { DenseStep, RowLossAndGrad, lossOnBackend, reluDenseStack, withOnesColumn, withRunner } from './dense-stack';
+import { Info, Runner } from './kernel-runner';
 import { mseOnHost } from './host-losses';
 
 /**
@@ -34,18 +34,10 @@ export const FOLDED_MAX_LAYER = 64 * 64;
 
 /** Whether the folded pass applies: small ReLU/linear dense layers (no dropout while training), weight and bias adjacent in the layout. */
 export function foldedSupported(network: Network, training: boolean): boolean {
-  const plan = network.plan;
-  if (!plan || !network.isDenseStack || !plan.some((s) => s.kind === 'dense')) return false;
-  return plan.every((s) => {
-    if (s.kind === 'dense') {
-      const w = network.layout[s.param];
-      const b = network.layout[s.param + 1];
-      const small = s.inSize * s.outSize <= FOLDED_MAX_LAYER;
-      return small && (s.activation === null || s.activation === 'relu') && b.kind === 'bias' && b.offset === w.offset + w.size;
-    }
-    if (s.kind === 'activation') return s.name === 'relu';
-    if (s.kind === 'dropout') return !training;
-    return s.kind === 'flatten';
+  return reluDenseStack(network, training, (s) => {
+    const w = network.layout[s.param];
+    const b = network.layout[s.param + 1];
+    return s.inSize * s.outSize <= FOLDED_MAX_LAYER && b.kind === 'bias' && b.offset === w.offset + w.size;
   });
 }
 
@@ -59,13 +51,9 @@ export interface FoldedBatch {
 
 /** Call inside tf.tidy. */
 export function foldedBatch(network: Network, x: tf.Tensor): FoldedBatch {
-  const flatIn = network.inputShape.reduce((a, b) => a * b, 1);
-  const x3 = tf.reshape(reshapeInput(x, [flatIn]), [1, x.shape[0], flatIn]);
-  const xa = tf.pad(x3, [[0, 0], [0, 0], [0, 1]], 1);
+  const { xa } = withOnesColumn(network, x);
   return { xa, xaT: tf.transpose(xa, [0, 2, 1]) };
 }
-
-type DenseStep = Extract<PlanStep, { kind: 'dense' }>;
 
 /** Host scratch for the W_a and W^T uploads, per network (wasm copies uploads, so it is reused). */
 const scratch = new WeakMap<Network, Float32Array[]>();
@@ -106,34 +94,10 @@ function transposedWeights(buf: Float32Array, params: Float32Array, offset: numb
  * Loss and gradient of one particle (params = its flat row), gradient written into gradRow
  * (layout order). Returns the loss. Call inside tf.tidy.
  */
-export function foldedLossAndGrad(
-  network: Network,
-  params: Float32Array,
-  batch: FoldedBatch,
-  target: tf.Tensor,
-  loss: Loss,
-  gradRow: Float32Array,
-  outputOffset?: tf.Tensor,
-  runnerKind: RunnerKind = 'fastest',
-): number {
-  const run = kernelRunner(runnerKind);
-  try {
-    return foldedPass(run, network, params, batch, target, loss, gradRow, outputOffset);
-  } finally {
-    run.dispose();
-  }
-}
+export const foldedLossAndGrad: RowLossAndGrad<FoldedBatch> = (...args) => withRunner('fastest', (run) => foldedPass(run, ...args));
 
-function foldedPass(
-  run: Runner,
-  network: Network,
-  params: Float32Array,
-  batch: FoldedBatch,
-  target: tf.Tensor,
-  loss: Loss,
-  gradRow: Float32Array,
-  outputOffset?: tf.Tensor,
-): number {
+/** The pass with the given kernel runner (tests compare runners through it). */
+export function foldedPass(run: Runner, ...[network, params, batch, target, loss, gradRow, outputOffset]: Parameters<RowLossAndGrad<FoldedBatch>>): number {
   const plan = network.plan!;
   const denseSteps = plan.filter((s): s is DenseStep => s.kind === 'dense');
   const lastDense = denseSteps[denseSteps.length - 1];
@@ -167,10 +131,7 @@ function foldedPass(
     value = mseOnHost(run.values(h), target.dataSync() as Float32Array, grad);
     d = run.upload(grad, h.shape);
   } else {
-    const output = run.tensor(h);
-    const out = outputOffset ? tf.add(output, outputOffset) : output;
-    value = loss.valueOf(out, target).dataSync()[0];
-    d = loss.gradOf(out, target);
+    ({ value, d } = lossOnBackend(run, h, target, loss, outputOffset));
   }
   for (let i = plan.length - 1; i >= 0; i--) {
     const step = plan[i];

@@ -26,6 +26,12 @@ import { convBatch, convExplicitSupported, convLossAndGrad } from './conv-backwa
 import { DenseParams, denseBatch, denseForward, denseLossAndGrad, uploadDenseParams } from './dense-backward';
 import { foldedBatch, foldedLossAndGrad, foldedSupported } from './dense-folded';
 import { directBatch, directLossAndGrad, directSupported } from './dense-direct';
+
+/** A per-particle dense pass on the particle's host row: its shared batch, and loss and gradient of one row. */
+interface HostRowPass<B> {
+  batch(network: Network, x: tf.Tensor): B;
+  lossAndGrad(network: Network, params: Float32Array, batch: B, target: tf.Tensor, loss: Loss, gradRow: Float32Array, outputOffset?: tf.Tensor): number;
+}
 import { HostBuffers, ResidentCounters, ResidentState } from './resident-state';
 import { residentLossAndGrads } from './resident-grads';
 import { tensorUpdate } from './tensor-optimizers';
@@ -435,24 +441,19 @@ export class ParticleGroup {
         return;
       }
       const sharedTarget = perRow ? null : loss.prepareTarget((batches as Batch).y, k);
-      if (foldedSupported(this.network, training)) {
-        const sharedFolded = perRow ? null : foldedBatch(this.network, (batches as Batch).x);
+      // The folded (small layers) and direct (wide layers) passes: one particle at a time, the batch shared.
+      const pass: HostRowPass<unknown> | null = foldedSupported(this.network, training)
+        ? { batch: foldedBatch, lossAndGrad: foldedLossAndGrad }
+        : directSupported(this.network, training)
+          ? { batch: directBatch, lossAndGrad: directLossAndGrad }
+          : null;
+      if (pass) {
+        const shared = perRow ? null : pass.batch(this.network, (batches as Batch).x);
         rows.forEach((r, i) =>
           tf.tidy(() => {
-            const x = sharedFolded ?? foldedBatch(this.network, list[i].x);
+            const x = shared ?? pass.batch(this.network, list[i].x);
             const target = sharedTarget ?? loss.prepareTarget(list[i].y, k);
-            losses[i] = foldedLossAndGrad(this.network, this.readRow(r).params, x, target, loss, this.row(r).grads, offsets?.[i]);
-          }),
-        );
-        return;
-      }
-      if (directSupported(this.network, training)) {
-        const shared = perRow ? null : directBatch(this.network, (batches as Batch).x);
-        rows.forEach((r, i) =>
-          tf.tidy(() => {
-            const x = shared ?? directBatch(this.network, list[i].x);
-            const target = sharedTarget ?? loss.prepareTarget(list[i].y, k);
-            losses[i] = directLossAndGrad(this.network, this.readRow(r).params, x, target, loss, this.row(r).grads, offsets?.[i]);
+            losses[i] = pass.lossAndGrad(this.network, this.readRow(r).params, x, target, loss, this.row(r).grads, offsets?.[i]);
           }),
         );
         return;

@@ -5,10 +5,11 @@
 // and engine runners give the same numbers, NaN still propagates through the
 // ReLU gradient, and nothing leaks (engine tensors or backend buffers).
 import { tf, useBackend } from '../../src/util/tf';
-import { ParticleGroup, compileModel, lossAndGrad, dense, biggerNN, sequential, parseLoss } from '../../src/nn';
-import { FOLDED_MAX_LAYER, foldedBatch, foldedLossAndGrad, foldedSupported } from '../../src/nn/dense-folded';
+import { compileModel, dense, biggerNN, sequential, parseLoss } from '../../src/nn';
+import { FOLDED_MAX_LAYER, foldedBatch, foldedPass, foldedSupported } from '../../src/nn/dense-folded';
 import { kernelRunner, RunnerKind } from '../../src/nn/kernel-runner';
-import { normalTensor, relDiff } from './helpers';
+import { withRunner } from '../../src/nn/dense-stack';
+import { expectGroupGradsMatchAutodiff, expectRunnersAgree, normalTensor } from './helpers';
 
 afterAll(() => useBackend('wasm'));
 
@@ -41,32 +42,7 @@ describe.each(['wasm', 'cpu'] as const)('folded dense pass (%s)', (backend) => {
     const { spec, inputs, outputs, loss: lossName } = nets[name as keyof typeof nets];
     const net = compileModel(spec);
     expect(foldedSupported(net, true)).toBe(true);
-    const loss = parseLoss(lossName);
-    const B = 16;
-    const x = normalTensor([B, ...inputs], 3);
-    const y = lossName === 'cross-entropy' ? tf.tensor1d(Array.from({ length: B }, (_, i) => i % outputs), 'int32') : normalTensor([B, outputs], 4);
-    const perRow = [0, 1, 2].map((k) => ({ x: normalTensor([B, ...inputs], 10 + k), y }));
-    const offsets = [0, 1, 2].map((k) => normalTensor([B, outputs], 20 + k));
-    const group = new ParticleGroup(net, { seed: 9 });
-    for (let p = 0; p < 3; p++) group.add();
-    const rows = [2, 0, 1];
-    for (const variant of ['shared', 'per-row', 'offsets'] as const) {
-      const before = tf.memory().numTensors;
-      const batches = variant === 'per-row' ? perRow : { x, y };
-      const losses = group.computeGrads(rows, batches, loss, variant === 'offsets' ? { outputOffsets: offsets } : {});
-      expect(tf.memory().numTensors).toBe(before);
-      rows.forEach((r, k) => {
-        const grad = new Float32Array(net.numParams);
-        const params = net.materialize(group.row(r).params);
-        const b = variant === 'per-row' ? perRow[k] : { x, y };
-        const value = lossAndGrad(net, params, b.x, b.y, loss, grad, { method: 'autodiff', outputOffset: variant === 'offsets' ? offsets[k] : undefined });
-        tf.dispose(params);
-        expect(relDiff(group.row(r).grads, grad)).toBeLessThan(1e-5);
-        expect(Math.max(...Array.from(grad, Math.abs))).toBeGreaterThan(1e-4); // not trivially zero
-        expect(Math.abs(losses[k] - value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(value)));
-      });
-    }
-    tf.dispose([x, y, ...perRow.map((b) => b.x), ...offsets]);
+    expectGroupGradsMatchAutodiff(net, inputs, outputs, lossName);
   });
 
   test('every runner gives the same gradient, and frees its backend buffers', () => {
@@ -75,20 +51,9 @@ describe.each(['wasm', 'cpu'] as const)('folded dense pass (%s)', (backend) => {
     const x = normalTensor([12, 7], 5);
     const target = normalTensor([12, 1], 6);
     const loss = parseLoss('mse');
-    const kinds: RunnerKind[] = ['fastest', 'direct', 'engine'];
-    const dataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
-    const grads = kinds.map((kind) => {
-      const grad = new Float32Array(net.numParams);
-      const [tensorsBefore, idsBefore] = [tf.memory().numTensors, dataIds()];
-      tf.tidy(() => {
-        foldedLossAndGrad(net, params, foldedBatch(net, x), target, loss, grad, undefined, kind);
-      });
-      expect(tf.memory().numTensors).toBe(tensorsBefore);
-      expect(dataIds()).toBe(idsBefore);
-      return grad;
+    expectRunnersAgree(net.numParams, (kind, grad) => {
+      withRunner(kind, (run) => foldedPass(run, net, params, foldedBatch(net, x), target, loss, grad));
     });
-    expect(Array.from(grads[1])).toEqual(Array.from(grads[0]));
-    expect(relDiff(grads[2], grads[0])).toBeLessThan(1e-6);
     tf.dispose([x, target]);
   });
 

@@ -58,17 +58,19 @@ test('SIGINT during a long first epoch: "stopping after this step" at once, then
   let stderr = '';
   let sentAt = 0;
   let stoppingAt = 0;
-  const r = await runCli(['train', '--data', 'mnist:6000,10', '--model', 'lenet', '--particles', '1', '--epochs', '5', '--out', dir], {
+  const r = await runCli(['train', '--data', 'mnist:6000,10', '--model', 'mlp:4096,4096', '--particles', '1', '--epochs', '5', '--out', dir], {
     onSpawn: (p) => (pid = p),
     onStderr: (d) => {
       stderr += d;
-      // The second status line comes right before training starts; the first epoch takes seconds.
+      // The second status line comes right before training starts. The first epoch (a stacked
+      // group step: the run can stop only after it) must outlast the 8 s grace period, whatever
+      // the kernels' speed: a 20M-parameter MLP takes about 20 s per epoch here (15 GFLOP a step).
       if (!sentAt && stderr.includes('loss cross-entropy')) {
         sentAt = -1;
         setTimeout(() => {
           process.kill(pid, 'SIGINT');
           sentAt = Date.now();
-        }, 300);
+        }, 2000); // after the particles' set-up: the signal lands inside the first epoch
       }
       if (sentAt > 0 && !stoppingAt && stderr.includes('stopping after this step')) stoppingAt = Date.now();
     },
